@@ -1,0 +1,63 @@
+/*
+ * Logging in the OpenBSD shape.  Daemons log one JSON object per line on
+ * stderr (ts, level, proc, msg, then key/value fields) for journald or Loki;
+ * with -d (log_init(1, ...)) the same events print as readable text.
+ *
+ * Nothing here can print a secret by accident: every string is escaped,
+ * values of fields whose key names a secret are redacted, and log_redact()
+ * turns a secret into a description of its size for messages that must
+ * mention one.
+ */
+#ifndef DROMOS_LOG_H
+#define DROMOS_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define LOG_FMT(a, b)	__attribute__((__format__(__printf__, a, b)))
+#define LOG_DEAD	__attribute__((__noreturn__))
+
+enum log_level {
+	LOGL_FATAL = 0,
+	LOGL_WARN,
+	LOGL_INFO,
+	LOGL_DEBUG,
+};
+
+void	 log_init(int debug, int verbose);
+void	 log_procinit(const char *procname);
+void	 log_setverbose(int);
+int	 log_getverbose(void);
+/* Redirect output (default stderr); tests use a pipe or a file. */
+void	 log_setfd(int fd);
+
+void	 log_warn(const char *, ...) LOG_FMT(1, 2);
+void	 log_warnx(const char *, ...) LOG_FMT(1, 2);
+void	 log_info(const char *, ...) LOG_FMT(1, 2);
+void	 log_debug(const char *, ...) LOG_FMT(1, 2);
+void	 vlog(enum log_level, int with_errno, const char *, va_list)
+	    LOG_FMT(3, 0);
+void	 fatal(const char *, ...) LOG_FMT(1, 2) LOG_DEAD;
+void	 fatalx(const char *, ...) LOG_FMT(1, 2) LOG_DEAD;
+
+/*
+ * A structured event: msg, then NULL-terminated pairs of key and string
+ * value.  A value whose key looks like a secret (password, secret, token,
+ * key, authorization, cookie, credential) is replaced by "[redacted]".
+ */
+void	 log_kv(enum log_level, const char *msg, ...)
+	    __attribute__((__sentinel__));
+
+/* "[redacted N bytes]" into buf; returns buf. */
+const char *log_redact(char *buf, size_t bufsz, size_t secretlen);
+
+/* Nonzero when a field name must never carry a value into a log. */
+int	 log_key_is_secret(const char *key);
+
+/*
+ * Escape s as the inside of a JSON string into buf (always terminated,
+ * truncated with "..." if it does not fit).  Returns buf.
+ */
+char	*log_json_escape(char *buf, size_t bufsz, const char *s);
+
+#endif /* DROMOS_LOG_H */

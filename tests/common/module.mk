@@ -1,0 +1,3 @@
+UNITS += common
+test_common_SRCS := tests/common/test_log.c
+test_common_LIBS := common

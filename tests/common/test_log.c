@@ -1,0 +1,179 @@
+/* Unit tests for common/log.c: JSON shape, escaping, redaction, levels. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+
+/* Capture what the logger writes through a pipe. */
+static char	 captured[8192];
+
+static void
+capture_begin(int fds[2])
+{
+	assert_int_equal(pipe(fds), 0);
+	log_setfd(fds[1]);
+}
+
+static const char *
+capture_end(int fds[2])
+{
+	ssize_t	 n;
+
+	log_setfd(STDERR_FILENO);
+	close(fds[1]);
+	n = read(fds[0], captured, sizeof(captured) - 1);
+	close(fds[0]);
+	assert_true(n >= 0);
+	captured[n] = '\0';
+	return captured;
+}
+
+static void
+test_json_line(void **state)
+{
+	int		 fds[2];
+	const char	*out;
+
+	(void)state;
+	log_init(0, 0);
+	log_procinit("dromosd");
+	capture_begin(fds);
+	log_info("started %d", 42);
+	out = capture_end(fds);
+	assert_non_null(strstr(out, "{\"ts\":\""));
+	assert_non_null(strstr(out, "\"level\":\"info\""));
+	assert_non_null(strstr(out, "\"proc\":\"dromosd\""));
+	assert_non_null(strstr(out, "\"msg\":\"started 42\"}\n"));
+	/* Exactly one line. */
+	assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+}
+
+static void
+test_escaping(void **state)
+{
+	int		 fds[2];
+	const char	*out;
+
+	(void)state;
+	log_init(0, 0);
+	capture_begin(fds);
+	log_warnx("a\"b\\c\nd\x01" "e");
+	out = capture_end(fds);
+	assert_non_null(strstr(out, "\"msg\":\"a\\\"b\\\\c\\nd\\u0001e\""));
+	assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+}
+
+static void
+test_debug_level(void **state)
+{
+	int		 fds[2];
+	const char	*out;
+
+	(void)state;
+	log_init(0, 0);
+	capture_begin(fds);
+	log_debug("hidden");
+	log_setverbose(1);
+	log_debug("shown");
+	log_setverbose(0);
+	out = capture_end(fds);
+	assert_null(strstr(out, "hidden"));
+	assert_non_null(strstr(out, "shown"));
+}
+
+static void
+test_kv_redacts_secrets(void **state)
+{
+	int		 fds[2];
+	const char	*out;
+
+	(void)state;
+	log_init(0, 0);
+	capture_begin(fds);
+	log_kv(LOGL_INFO, "request", "path", "/v1/token", "client_secret",
+	    "s3cr3t-value", "Authorization", "Bearer dro_abc", "code",
+	    "authcode123", "status_code", "200", NULL);
+	out = capture_end(fds);
+	assert_non_null(strstr(out, "\"path\":\"/v1/token\""));
+	assert_non_null(strstr(out, "\"status_code\":\"200\""));
+	assert_null(strstr(out, "s3cr3t-value"));
+	assert_null(strstr(out, "dro_abc"));
+	assert_null(strstr(out, "authcode123"));
+	assert_non_null(strstr(out, "\"client_secret\":\"[redacted]\""));
+}
+
+static void
+test_text_mode(void **state)
+{
+	int		 fds[2];
+	const char	*out;
+
+	(void)state;
+	log_init(1, 0);
+	log_procinit("broker");
+	capture_begin(fds);
+	log_warnx("disk %s", "full");
+	out = capture_end(fds);
+	assert_string_equal(out, "broker: warn: disk full\n");
+	log_init(0, 0);
+}
+
+static void
+test_warn_errno(void **state)
+{
+	int		 fds[2];
+	const char	*out;
+
+	(void)state;
+	log_init(0, 0);
+	capture_begin(fds);
+	errno = ENOENT;
+	log_warn("open %s", "x");
+	out = capture_end(fds);
+	assert_non_null(strstr(out, "open x: No such file or directory"));
+}
+
+static void
+test_redact_and_truncate(void **state)
+{
+	char	 buf[32], small[8];
+	char	 big[5000];
+
+	(void)state;
+	assert_string_equal(log_redact(buf, sizeof(buf), 32),
+	    "[redacted 32 bytes]");
+	log_json_escape(small, sizeof(small), "abcdefghijkl");
+	assert_true(strlen(small) < sizeof(small));
+	assert_non_null(strstr(small, "..."));
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_json_escape(buf, sizeof(buf), big);
+	assert_int_equal(strlen(buf), sizeof(buf) - 1);
+	assert_true(log_key_is_secret("X-Api-Key"));
+	assert_true(log_key_is_secret("refresh_token"));
+	assert_false(log_key_is_secret("connection"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_line),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_debug_level),
+		cmocka_unit_test(test_kv_redacts_secrets),
+		cmocka_unit_test(test_text_mode),
+		cmocka_unit_test(test_warn_errno),
+		cmocka_unit_test(test_redact_and_truncate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
