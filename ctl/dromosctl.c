@@ -1,0 +1,80 @@
+/*
+ * dromosctl: find the command in the table and run its handler.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "ctl/dromosctl.h"
+#include "ctl/key_tpm.h"
+
+struct ctl_cmd {
+	const char	*name;
+	const char	*sub;
+	int		(*handler)(int, char *[]);
+	const char	*usage;
+};
+
+static const struct ctl_cmd	 cmds[] = {
+	{ "key", "init", cmd_key_init, "FILE" },
+	{ "key", "seal-tpm", cmd_key_seal_tpm, KEY_SEAL_TPM_USAGE },
+	{ "audit", "pubkey", cmd_audit_pubkey,
+	    "-k ROOTKEYFILE | -t BLOBFILE [-T TCTI]" },
+	{ "audit", "verify", cmd_audit_verify, "[-q] -p PUBKEY FILE" },
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static const char	 progname[] = "dromosctl";
+
+/* Every command, or those whose first word is name. */
+static void __attribute__((__noreturn__))
+usage(const char *name)
+{
+	size_t	 i;
+	int	 first = 1;
+
+	for (i = 0; i < NCMDS; i++) {
+		if (name != NULL && strcmp(name, cmds[i].name) != 0)
+			continue;
+		fprintf(stderr, "%s %s %s %s %s\n", first ? "usage:" : "      ",
+		    progname, cmds[i].name, cmds[i].sub, cmds[i].usage);
+		first = 0;
+	}
+	exit(1);
+}
+
+static void __attribute__((__noreturn__))
+usage_cmd(const struct ctl_cmd *c)
+{
+	fprintf(stderr, "usage: %s %s %s %s\n", progname, c->name, c->sub,
+	    c->usage);
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct ctl_cmd	*c = NULL;
+	size_t			 i;
+	int			 rv;
+
+	log_init(1, 0);
+	log_procinit(progname);
+	if (argc < 2)
+		usage(NULL);
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0 && argc >= 3 &&
+		    strcmp(argv[2], cmds[i].sub) == 0)
+			c = &cmds[i];
+	if (c == NULL) {
+		for (i = 0; i < NCMDS; i++)
+			if (strcmp(argv[1], cmds[i].name) == 0)
+				usage(argv[1]);
+		usage(NULL);
+	}
+	if ((rv = c->handler(argc - 2, argv + 2)) == CTL_USAGE)
+		usage_cmd(c);
+	return rv;
+}

@@ -1,0 +1,95 @@
+/*
+ * dromos.conf(5): the appliance's configuration, read by dromosd as root
+ * before it drops privileges.  The grammar is common/conf.h's; this file
+ * knows the statements and their defaults.
+ */
+#ifndef DROMOS_PRIV_CONFIG_H
+#define DROMOS_PRIV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef DROMOS_CONF_PATH
+#define DROMOS_CONF_PATH	"/etc/dromos/dromos.conf"
+#endif
+#ifndef DROMOS_BROKER_PATH
+#define DROMOS_BROKER_PATH	"/usr/local/libexec/dromos-broker"
+#endif
+
+#define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes */
+
+#define CONFIG_LISTEN		"/run/dromos/broker.sock"
+#define CONFIG_ADMIN_SOCKET	"/run/dromos/admin.sock"
+#define CONFIG_USER_KEYHOLDER	"_dromoskey"
+#define CONFIG_USER_BROKER	"_dromos"
+#define CONFIG_AUDIT_EVERY	1000		/* lines per checkpoint */
+#define CONFIG_AUDIT_INTERVAL	300		/* seconds per checkpoint */
+#define CONFIG_ROTATE_AFTER	1073741824ULL	/* seals per key version */
+
+/*
+ * Random 96-bit nonces: NIST SP 800-38D allows 2^32 seals under one key;
+ * stop well before.
+ */
+#define CONFIG_ROTATE_MAX	2147483648ULL
+#define CONFIG_AUDIT_EVERY_MAX	1000000
+#define CONFIG_AUDIT_INTERVAL_MAX 86400
+
+enum config_rootkey {
+	ROOTKEY_NONE = 0,
+	ROOTKEY_FILE,		/* 32 raw bytes in a 0400 file */
+	ROOTKEY_TPM,		/* sealed in a TPM 2.0 */
+};
+
+/*
+ * Every string is heap-allocated and never NULL after a successful parse,
+ * except the optional ones marked so.
+ */
+struct dromos_conf {
+	char			*listen;	/* broker's internal HTTP socket */
+	char			*admin_socket;	/* dromosctl's socket */
+	char			*admin_group;	/* NULL: root only */
+	char			*database;	/* libpq conninfo: a secret */
+	enum config_rootkey	 rootkey;
+	char			*rootkey_path;	/* the key file or TPM blob */
+	char			*tpm_tcti;	/* NULL: the tpm2-tss default */
+	char			*tpm_pcrs;	/* NULL: no PCR policy */
+	char			*audit_log;
+	uint64_t		 audit_every;	/* lines between checkpoints */
+	uint64_t		 audit_interval; /* seconds between them */
+	char			*user_keyholder;
+	char			*user_broker;
+	char			*broker_path;	/* the dromos-broker binary */
+	uint64_t		 rotate_after;	/* seals per key version */
+	char			*metrics_listen; /* host:port; NULL: none */
+};
+
+/*
+ * Each returns 0, or -1 with a message in err ("file:line: ...").  On
+ * error *conf holds nothing (config_free is still safe).
+ */
+int	 config_load(const char *path, struct dromos_conf *, char *err,
+	    size_t errlen);
+int	 config_parse_buf(const char *buf, size_t len, const char *name,
+	    struct dromos_conf *, char *err, size_t errlen);
+/* Zeroises every string (the database string holds a password). */
+void	 config_free(struct dromos_conf *);
+
+/*
+ * Refuses what is not a regular file, what group or others may access
+ * (mode & 077), and what neither root nor the effective user owns.
+ */
+int	 config_check_file_secrecy(int fd, const char *path, char *err,
+	    size_t errlen);
+
+/* The configuration as dromos.conf text, database password redacted. */
+void	 config_dump(const struct dromos_conf *, FILE *);
+
+/*
+ * A libpq connection string (key=value or URI) with every password
+ * value replaced by "[redacted]"; all of it redacted if it does not parse.
+ * Returns 0, or -1 if out is too small (out then holds "[redacted]").
+ */
+int	 config_redact_conninfo(const char *in, char *out, size_t outlen);
+
+#endif /* DROMOS_PRIV_CONFIG_H */

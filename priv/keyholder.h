@@ -1,0 +1,34 @@
+/* The keyholder's state and request loop (dromosd after start-up). */
+#ifndef DROMOS_PRIV_KEYHOLDER_H
+#define DROMOS_PRIV_KEYHOLDER_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "imsg/imsg.h"
+
+struct audit;
+struct keyring;
+
+struct keyholder {
+	struct imsgbuf	 ibuf;		/* to the broker */
+	pid_t		 broker;
+	const uint8_t	*rootkey;	/* 32 bytes of locked memory */
+	struct keyring	*kr;		/* NULL until KEYRING_INIT/LOAD */
+	struct audit	*audit;
+	uint64_t	 rotate_after;	/* seals per key version */
+	uint64_t	 checkpoint_interval;	/* seconds; 0: by count only */
+	time_t		 last_checkpoint;
+	uint32_t	 rate;		/* SEAL+OPEN per second; 0: no limit */
+	uint32_t	 rate_left;
+	time_t		 rate_sec;
+	uint64_t	 seals, opens, audit_failures;
+};
+
+int	 keyholder_loop(struct keyholder *);
+void	 kh_refuse_stream(struct keyholder *, const char *)
+	    __attribute__((__noreturn__));
+
+#endif /* DROMOS_PRIV_KEYHOLDER_H */

@@ -1,0 +1,80 @@
+/*
+ * The keyholder protocol: what dromos-broker may ask of dromosd over their
+ * imsg socketpair, and how dromosd answers.  This header is the interface
+ * of priv/ to unpriv/.
+ *
+ * Every request carries a request id in the imsg peerid field; the reply
+ * echoes it, so a broker may pipeline many requests and match answers.
+ * Payload fields use the imsg typed writers and readers: u32/u64 in network
+ * byte order, strings and byte strings as a u32 length and the bytes.
+ * Any request may instead be answered with KH_R_ERROR.  Every answer that
+ * changes the keyring (INIT, ROTATE, and a SEAL flagged
+ * KH_F_KEYRING_CHANGED) hands the broker a sealed blob to store, so a
+ * restart never loses a key version.
+ *
+ * The keyholder checks every request like OpenSSH's monitor: an unknown
+ * type, a length outside the type's bounds or a malformed field is written
+ * to the audit log and then ends the keyholder.  A well-formed request that
+ * fails (a value that does not open, no keyring yet) is answered with
+ * KH_R_ERROR and audited as a refusal.
+ */
+#ifndef DROMOS_KHPROTO_H
+#define DROMOS_KHPROTO_H
+
+#include <stdint.h>
+
+/* The broker finds its end of the socketpair on this descriptor. */
+#define KH_BROKER_FD		3
+
+/* Field limits the keyholder enforces (shared with the sealed-value AD). */
+#define KH_NAME_MAX		64	/* purpose, table, column */
+#define KH_ROW_MAX		128	/* row id */
+#define KH_PLAIN_MAX		8192	/* plaintext bytes in one SEAL */
+#define KH_SEALED_MAX		(KH_PLAIN_MAX + 36)
+#define KH_BLOB_MAX		14336	/* sealed keyring blob (>= KEYRING_BLOB_MAX) */
+#define KH_CONF_MAX		8192	/* broker settings */
+
+enum kh_type {
+	/* broker -> keyholder */
+	KH_SEAL = 1,		/* purpose, table, row, column, plaintext */
+	KH_OPEN,		/* purpose, table, row, column, sealed */
+	KH_KEYRING_INIT,	/* (none) -> KH_R_KEYRING: a new keyring */
+	KH_KEYRING_LOAD,	/* sealed keyring blob -> KH_R_OK */
+	KH_KEY_ROTATE,		/* (none) -> KH_R_KEYRING: a new version */
+	KH_KEY_STATUS,		/* (none) -> KH_R_STATUS */
+	KH_KEYRING_EXPORT,	/* (none) -> KH_R_KEYRING: the current blob */
+	KH_AUDIT_MARK,		/* string: an operator's note -> KH_R_OK */
+	KH_HEALTH,		/* (none) -> KH_R_OK */
+
+	/* keyholder -> broker */
+	KH_CONFIG = 64,		/* broker settings, sent once at start */
+	KH_R_OK = 100,		/* (none) */
+	KH_R_SEALED,		/* u32 flags, sealed value */
+	KH_R_OPENED,		/* plaintext */
+	KH_R_KEYRING,		/* sealed keyring blob */
+	KH_R_STATUS,		/* u32 active, u32 n, n x (u32 v, u64 seals, u64 created) */
+	KH_R_ERROR,		/* u32 error code */
+};
+
+/* KH_R_SEALED flags. */
+#define KH_F_KEYRING_CHANGED	0x1	/* store KH_KEYRING_EXPORT's blob */
+
+enum kh_error {
+	KH_E_INTERNAL = 1,
+	KH_E_NO_KEYRING,	/* SEAL/OPEN/ROTATE before INIT or LOAD */
+	KH_E_HAVE_KEYRING,	/* INIT or LOAD when one is loaded already */
+	KH_E_BAD_VALUE,		/* does not open: tampered, moved, wrong AD */
+	KH_E_UNKNOWN_VERSION,	/* sealed under a key version we lack */
+	KH_E_BAD_KEYRING,	/* blob does not open under the root key */
+	KH_E_AUDIT,		/* the audit line could not be written */
+	KH_E_RATE,		/* over the keyholder's rate limit */
+};
+
+/*
+ * KH_CONFIG payload: the settings the broker needs from dromos.conf, which
+ * it cannot read itself (the file is readable by root only):
+ *	string listen path, string admin socket path, string admin group,
+ *	string database, u32 verbose
+ */
+
+#endif /* DROMOS_KHPROTO_H */

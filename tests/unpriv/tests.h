@@ -1,0 +1,12 @@
+/*
+ * The unpriv/ unit test program runs one cmocka group per file; each file
+ * exports its group runner here, and main.c calls them all.
+ */
+#ifndef DROMOS_TESTS_UNPRIV_H
+#define DROMOS_TESTS_UNPRIV_H
+
+int	 run_khclient_tests(void);	/* test_khclient.c */
+int	 run_listen_tests(void);	/* test_listen.c */
+int	 run_http_tests(void);		/* test_http.c */
+
+#endif
