@@ -25,8 +25,8 @@
 #define NAME_MAX_LEN	32		/* user and group names */
 #define PCR_MAX		23
 
-static conf_handler kw_socket, kw_admin_socket, kw_root_key_file,
-    kw_root_key_tpm, kw_user, kw_metrics;
+static conf_handler kw_socket, kw_admin_socket, kw_database,
+    kw_root_key_file, kw_root_key_tpm, kw_user, kw_metrics;
 
 #define F(m)		offsetof(struct dromos_conf, m)
 
@@ -35,7 +35,7 @@ static const struct conf_keyword keywords[] = {
 	{ .phrase = "listen", .parse = kw_socket, .off = F(listen) },
 	{ .phrase = "admin socket", .parse = kw_admin_socket,
 	    .off = F(admin_socket) },
-	{ .phrase = "database", .parse = conf_set_string, .off = F(database) },
+	{ .phrase = "database", .parse = kw_database, .off = F(database) },
 	{ .phrase = "root key file", .group = "root key",
 	    .parse = kw_root_key_file },
 	{ .phrase = "root key tpm", .group = "root key",
@@ -81,6 +81,24 @@ kw_socket(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
 		return conf_error(c, line, "\"%s\": path too long for a unix "
 		    "socket (at most %zu bytes)", st->what,
 		    sizeof(sun.sun_path) - 1);
+	}
+	conf_strset(strfield(base, kw), s);
+	return 0;
+}
+
+/* libpq ignores blanks: a blank string would connect with defaults. */
+static int
+kw_database(struct conf *c, struct conf_stmt *st,
+    const struct conf_keyword *kw, void *base)
+{
+	int	 line = conf_line(st);
+	char	*s;
+
+	if (conf_string(c, st, &s) == -1)
+		return -1;
+	if (s[strspn(s, " \t\n\v\f\r")] == '\0') {
+		conf_strfree(&s);
+		return conf_error(c, line, "\"%s\": empty string", st->what);
 	}
 	conf_strset(strfield(base, kw), s);
 	return 0;
@@ -168,8 +186,9 @@ kw_root_key_file(struct conf *c, struct conf_stmt *st,
 static int
 pcrs_ok(const char *s)
 {
+	/* The TPM code seals against the SHA-256 bank only. */
 	static const char *const banks[] = {
-		"sha1:", "sha256:", "sha384:", "sha512:",
+		"sha256:",
 	};
 	const char	*p = NULL;
 	uint32_t	 seen = 0;

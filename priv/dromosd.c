@@ -79,6 +79,38 @@ read_small_file(const char *path, size_t max, size_t *lenp)
 	return buf;
 }
 
+/*
+ * A configured PCR selection is a promise about the blob: refuse a blob
+ * sealed under another policy (or none) rather than silently accept it.
+ */
+static void
+check_blob_pcrs(const struct dromos_conf *conf, const uint8_t *blob,
+    size_t len)
+{
+#ifdef HAVE_TSS2
+	struct tpm_blob		 b;
+	struct tpm_pcr_sel	 want;
+	char			 err[256], have[128], wanted[128];
+
+	if (conf->tpm_pcrs == NULL)
+		return;
+	if (tpm_pcr_parse(conf->tpm_pcrs, &want, err, sizeof(err)) != 0)
+		fatalx("pcrs \"%s\": %s", conf->tpm_pcrs, err);
+	if (tpm_blob_parse(blob, len, &b, err, sizeof(err)) != TPMKEY_OK)
+		fatalx("%s: %s", conf->rootkey_path, err);
+	if (b.pcrs.mask != want.mask)
+		fatalx("%s: sealed to PCRs %s, but dromos.conf asks for %s",
+		    conf->rootkey_path, tpm_pcr_format(&b.pcrs, have,
+		    sizeof(have)), tpm_pcr_format(&want, wanted,
+		    sizeof(wanted)));
+	explicit_bzero(&b, sizeof(b));
+#else
+	(void)conf;
+	(void)blob;
+	(void)len;
+#endif
+}
+
 static uint8_t *
 load_rootkey(const struct dromos_conf *conf)
 {
@@ -96,6 +128,7 @@ load_rootkey(const struct dromos_conf *conf)
 		break;
 	case ROOTKEY_TPM:
 		blob = read_small_file(conf->rootkey_path, TPM_BLOB_MAX, &len);
+		check_blob_pcrs(conf, blob, len);
 		rv = tpm_unseal_rootkey(conf->tpm_tcti ? conf->tpm_tcti :
 		    TPM_TCTI_DEFAULT, blob, len, key);
 		free(blob);
@@ -210,6 +243,7 @@ main(int argc, char *argv[])
 	struct keyholder	 kh;
 	struct policy_fds	 fds;
 	struct audit_event	 ev;
+	struct audit		*kh_audit;
 	const char		*conffile = DROMOS_CONF_PATH;
 	char			 err[512];
 	uint8_t			*rootkey;
@@ -260,6 +294,8 @@ main(int argc, char *argv[])
 		fatalx("cannot initialise the cryptography");
 	rootkey = load_rootkey(&conf);
 	afd = open_audit(conf.audit_log, &arfd);
+	/* Before the broker exists: a wrong key or a damaged log stops here. */
+	kh_audit = setup_audit(&conf, rootkey, afd, arfd);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
@@ -280,7 +316,7 @@ main(int argc, char *argv[])
 	kh.rotate_after = conf.rotate_after;
 	kh.checkpoint_interval = conf.audit_interval;
 	kh.rate = KH_RATE_DEFAULT;
-	kh.audit = setup_audit(&conf, rootkey, afd, arfd);
+	kh.audit = kh_audit;
 	if (imsgbuf_init(&kh.ibuf, sp[0]) == -1)
 		fatal("imsgbuf_init");
 	send_config(&kh.ibuf, &conf, verbose);

@@ -10,6 +10,7 @@ import os
 import pwd
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -65,6 +66,36 @@ def children(pid):
         return []
 
 
+def sealed_ad(purpose, table, row, column, version):
+    """The associated data of a sealed value (priv/aead.h)."""
+    out = b"DRM\x01"
+    for f in (purpose, table, row, column):
+        f = f.encode()
+        out += struct.pack(">H", len(f)) + f
+    return out + struct.pack(">I", version)
+
+
+def open_sealed(key, blob, purpose, table, row, column):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    assert blob[:4] == b"DRM\x01"
+    version = struct.unpack(">I", blob[4:8])[0]
+    nonce, ct = blob[8:20], blob[20:]
+    return version, AESGCM(key).decrypt(nonce, ct, sealed_ad(purpose, table, row, column, version))
+
+
+def keyring_keys(root, blob):
+    """Every data key in a sealed keyring blob (priv/keyring.h layout)."""
+    _, plain = open_sealed(root, blob, "keyring", "keyring", "root", "blob")
+    assert plain[:5] == b"DRKR\x01"
+    count = struct.unpack(">H", plain[17:19])[0]
+    keys, off = [], 19
+    for _ in range(count):
+        keys.append(plain[off + 20:off + 52])
+        off += 52
+    assert off == len(plain)
+    return keys
+
+
 class Appliance:
     """dromosd + dromos-broker with a test configuration."""
 
@@ -83,6 +114,7 @@ class Appliance:
         self.broker = broker or os.path.join(BIN, "dromos-broker")
         self.proc = None
         self.logf = None
+        self.dsn = dsn
         if rootkey is None and not os.path.exists(self.key):
             subprocess.run([os.path.join(BIN, "dromosctl"), "key", "init", self.key],
                            check=True)
@@ -139,8 +171,22 @@ class Appliance:
             return False
 
     def data_keys(self):
-        """The data keys of the keyring the broker stored (needs step 3)."""
-        raise NotImplementedError("keyring is not stored yet")
+        """The data keys of the keyring the broker stored in PostgreSQL,
+        opened here with the root key (DESIGN §4 formats)."""
+        import psycopg2
+        conn = psycopg2.connect(self.dsn)
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT blob FROM keyring WHERE id = 1")
+            blob = bytes(cur.fetchone()[0])
+        finally:
+            conn.close()
+        return keyring_keys(self.rootkey_bytes(), blob)
+
+    def rootkey_bytes(self):
+        with open(self.key, "rb") as f:
+            raw = f.read().strip()
+        return bytes.fromhex(raw.decode())
 
     def logtext(self):
         try:

@@ -6,107 +6,27 @@ sees: the file, its mode and header, refusals that leave nothing behind,
 and that no key byte is ever printed.  Unsealing itself is covered by the
 unit tests (tests/priv/test_tpm.c) and by dromosd's "root key tpm" tests.
 
-`Swtpm` starts one emulator on free ports for the module and always stops
-it; other end-to-end tests may borrow it.
+The module's emulator (swtpm.py) runs on free ports and is always stopped.
 """
 import os
-import shutil
-import signal
-import socket
 import stat
 import struct
 import subprocess
-import tempfile
-import time
 
 import pytest
+
+from swtpm import Swtpm, have_swtpm, port_pair
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("DROMOS_BUILD", os.path.join(REPO, "build"))
 DROMOSCTL = os.path.join(BUILD, "bin", "dromosctl")
-SWTPM = os.environ.get("DROMOS_SWTPM") or shutil.which("swtpm")
 
 ALG_SHA256 = 0x000B
 
 
-def _port_pair():
-    """A port P with P+1 also free just now (server and control)."""
-    for _ in range(50):
-        a = socket.socket()
-        a.bind(("127.0.0.1", 0))
-        port = a.getsockname()[1]
-        b = socket.socket()
-        try:
-            if port < 65535:
-                b.bind(("127.0.0.1", port + 1))
-                return port
-        except OSError:
-            pass
-        finally:
-            a.close()
-            b.close()
-    raise RuntimeError("no free port pair")
-
-
-def _accepts(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-class Swtpm:
-    """A swtpm process with its state in a private directory."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="dromos-swtpm-")
-        self.proc = None
-        self.port = None
-
-    @property
-    def tcti(self):
-        return f"swtpm:host=127.0.0.1,port={self.port}"
-
-    def start(self):
-        for _ in range(5):
-            port = _port_pair()
-            self.proc = subprocess.Popen(
-                [SWTPM, "socket", "--tpm2",
-                 "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
-                 "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
-                 "--tpmstate", f"dir={self.dir}",
-                 "--log", f"file={self.dir}/swtpm.log",
-                 "--flags", "not-need-init,startup-clear"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-            end = time.monotonic() + 5
-            while time.monotonic() < end and self.proc.poll() is None:
-                if _accepts(port + 1) and _accepts(port):
-                    self.port = port
-                    return
-                time.sleep(0.02)
-            self.stop_process()
-        raise RuntimeError(f"swtpm did not start (see {self.dir}/swtpm.log)")
-
-    def stop_process(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def stop(self):
-        self.stop_process()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def swtpm():
-    if SWTPM is None or not os.access(SWTPM, os.X_OK):
+    if not have_swtpm():
         pytest.skip("swtpm not installed")
     if not os.access(DROMOSCTL, os.X_OK):
         pytest.skip(f"{DROMOSCTL} not built")
@@ -216,7 +136,7 @@ def test_usage(swtpm, tmp_path, args):
 def test_unreachable_tpm(swtpm, tmp_path):
     out = tmp_path / "root.tpm"
     r = ctl("key", "seal-tpm", str(out),
-            "--tcti", f"swtpm:host=127.0.0.1,port={_port_pair()}")
+            "--tcti", f"swtpm:host=127.0.0.1,port={port_pair()}")
     assert r.returncode == 1
     assert "cannot talk to the TPM" in r.stderr
     assert not out.exists()
