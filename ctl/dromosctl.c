@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "ctl/admin.h"
 #include "ctl/dromosctl.h"
 #include "ctl/key_tpm.h"
 
@@ -23,6 +24,17 @@ static const struct ctl_cmd	 cmds[] = {
 	{ "audit", "pubkey", cmd_audit_pubkey,
 	    "-k ROOTKEYFILE | -t BLOBFILE [-T TCTI]" },
 	{ "audit", "verify", cmd_audit_verify, "[-q] -p PUBKEY FILE" },
+	{ "provider", "add", cmd_provider_add, ADMIN_USAGE " FILE" },
+	{ "provider", "update", cmd_provider_update, ADMIN_USAGE " FILE" },
+	{ "provider", "list", cmd_provider_list, ADMIN_USAGE },
+	{ "provider", "show", cmd_provider_show, ADMIN_USAGE " ID" },
+	{ "provider", "remove", cmd_provider_remove, ADMIN_USAGE " ID" },
+	{ "client", "add", cmd_client_add,
+	    ADMIN_USAGE " NAME --scope SCOPE [--scope SCOPE ...]" },
+	{ "client", "list", cmd_client_list, ADMIN_USAGE },
+	{ "client", "revoke", cmd_client_revoke, ADMIN_USAGE " NAME" },
+	{ "connection", "list", cmd_connection_list, ADMIN_USAGE },
+	{ "connection", "show", cmd_connection_show, ADMIN_USAGE " ID" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
@@ -58,10 +70,15 @@ main(int argc, char *argv[])
 {
 	const struct ctl_cmd	*c = NULL;
 	size_t			 i;
-	int			 rv;
+	int			 n, rv;
 
 	log_init(1, 0);
 	log_procinit(progname);
+	/* -s SOCKET and --json may come before the command (ctl/admin.h). */
+	if ((n = admin_globals(argc, argv)) == -1)
+		usage(NULL);
+	argc -= n;
+	argv += n;
 	if (argc < 2)
 		usage(NULL);
 	for (i = 0; i < NCMDS; i++)

@@ -20,5 +20,18 @@ int	 cmd_key_seal_tpm(int argc, char *argv[]);
 /* ctl/cmd_audit.c */
 int	 cmd_audit_pubkey(int argc, char *argv[]);
 int	 cmd_audit_verify(int argc, char *argv[]);
+/* ctl/cmd_provider.c */
+int	 cmd_provider_add(int argc, char *argv[]);
+int	 cmd_provider_update(int argc, char *argv[]);
+int	 cmd_provider_list(int argc, char *argv[]);
+int	 cmd_provider_show(int argc, char *argv[]);
+int	 cmd_provider_remove(int argc, char *argv[]);
+/* ctl/cmd_client.c */
+int	 cmd_client_add(int argc, char *argv[]);
+int	 cmd_client_list(int argc, char *argv[]);
+int	 cmd_client_revoke(int argc, char *argv[]);
+/* ctl/cmd_connection.c */
+int	 cmd_connection_list(int argc, char *argv[]);
+int	 cmd_connection_show(int argc, char *argv[]);
 
 #endif /* DROMOS_CTL_H */

@@ -3,6 +3,6 @@
 PROGS += dromosctl
 dromosctl_SRCS := $(wildcard ctl/*.c)
 dromosctl_LIBS := priv common
-dromosctl_LDLIBS := $(DROMOS_TSS_LIBS) -lsodium -lcrypto -ljansson
+dromosctl_LDLIBS := $(DROMOS_TSS_LIBS) -lsodium -lcrypto -ljansson -lcurl
 
 MAN8 += man/dromosctl.8

@@ -482,8 +482,12 @@ imsg_get_len(const struct imsg *imsg)
 int
 imsg_get_data(const struct imsg *imsg, void *buf, size_t len)
 {
-	if (imsg->datalen != len || (len > 0 && buf == NULL)) {
+	if (imsg->datalen != len) {
 		errno = EBADMSG;
+		return -1;
+	}
+	if (len > 0 && buf == NULL) {
+		errno = EINVAL;
 		return -1;
 	}
 	if (len > 0)
@@ -539,13 +543,10 @@ imsg_create(struct imsgbuf *ibuf, uint32_t type, uint32_t id, pid_t pid,
 	return m;
 }
 
-int
-imsg_add(struct ibuf *m, const void *data, size_t datalen)
+/* Append bytes; on failure the message is freed, as imsg_add promises. */
+static int
+ibuf_append(struct ibuf *m, const void *data, size_t datalen)
 {
-	if (m == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
 	if (datalen == 0)
 		return 0;
 	if (data == NULL) {
@@ -559,7 +560,19 @@ imsg_add(struct ibuf *m, const void *data, size_t datalen)
 	}
 	memcpy(m->buf + m->wpos, data, datalen);
 	m->wpos += datalen;
-	/* datalen <= IMSG_MAXSIZE_MAX here, so it fits an int. */
+	return 0;
+}
+
+int
+imsg_add(struct ibuf *m, const void *data, size_t datalen)
+{
+	if (m == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ibuf_append(m, data, datalen) == -1)
+		return -1;
+	/* datalen <= IMSG_MAXSIZE_MAX now, so it fits an int. */
 	return (int)datalen;
 }
 
@@ -580,6 +593,12 @@ imsg_close(struct imsgbuf *ibuf, struct ibuf *m)
 	}
 	if (!imsgbuf_live(ibuf)) {
 		ibuf_free(m);
+		return -1;
+	}
+	/* Built under a larger maximum than the one now in force. */
+	if (m->wpos > ibuf->maxsize) {
+		ibuf_free(m);
+		errno = ERANGE;
 		return -1;
 	}
 	if (m->wpos > IMSG_WQUEUE_MAX - ibuf->wq_bytes) {
@@ -632,8 +651,8 @@ imsg_composev(struct imsgbuf *ibuf, uint32_t type, uint32_t id, pid_t pid,
 	if ((m = imsg_create(ibuf, type, id, pid, datalen)) == NULL)
 		goto fail;
 	for (i = 0; i < iovcnt; i++)
-		if (imsg_add(m, iov[i].iov_base, iov[i].iov_len) == -1)
-			goto fail;	/* imsg_add freed m */
+		if (ibuf_append(m, iov[i].iov_base, iov[i].iov_len) == -1)
+			goto fail;	/* m is freed */
 	/* From here the message owns the descriptor, even on failure. */
 	m->fd = fd >= 0 ? fd : -1;
 	if (imsg_close(ibuf, m) == -1)
@@ -726,7 +745,8 @@ wq_send(struct imsgbuf *ibuf)
 		close_keep_errno(fd);
 		ibuf->wq_head->fd = -1;
 	}
-	for (sent = (size_t)n; sent > 0; ) {
+	/* The kernel never takes more than we offered; the NULL test is belt. */
+	for (sent = (size_t)n; sent > 0 && ibuf->wq_head != NULL; ) {
 		m = ibuf->wq_head;
 		left = m->wpos - m->rpos;
 		if (sent < left) {

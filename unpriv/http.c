@@ -1,90 +1,96 @@
 /*
- * http.c: routes of the internal HTTP server, and its errors as RFC 9457
- * problem documents.
+ * http.c: the plumbing of the broker's HTTP servers.
  *
- * Request handlers run on libmicrohttpd's threads and may block on the
- * keyholder (bounded by its timeout).  Nothing a client sends is echoed
- * into a response, and no response carries key material: the health probe
- * is random bytes that are wiped after the check.
+ * libmicrohttpd calls http_access() once when a request's headers are in,
+ * again for every piece of its body, and a last time with no data.  The
+ * first call checks what can be checked from the headers (route, method,
+ * declared length); the body is collected up to HTTP_BODY_MAX and wiped
+ * when the request ends, since captured credentials travel in it; the last
+ * call parses it and runs the route's handler.
+ *
+ * Nothing a client sends is echoed into an answer, and the access log has
+ * the matched route pattern, never a query string.
  */
 #include <sys/types.h>
-#include <sys/random.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
-#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "common/log.h"
+#include "unpriv/broker.h"
 #include "unpriv/http.h"
-#include "unpriv/khclient.h"
-
-/* Stable problem type URIs: the suffix names the problem. */
-#define PROBLEM_BASE	"tag:dromos,2025:problem:"
 
 #define HTTP_CONN_LIMIT		1024u
 #define HTTP_CONN_TIMEOUT	30u		/* seconds idle */
-#define HTTP_CONN_MEMORY	((size_t)32 * 1024)
-
-#define PROBE_LEN	32
+#define HTTP_CONN_MEMORY	((size_t)64 * 1024)
 
 struct http_server {
+	const char		*name;
 	struct MHD_Daemon	*mhd;
-	struct khclient		*kh;
+	const struct http_route	*routes;
+	size_t			 nroutes;
+	struct broker		*b;
 };
 
-struct route {
-	const char	*path;
-	const char	*method;	/* GET routes also answer HEAD */
-	enum MHD_Result	(*handler)(struct http_server *,
-			    struct MHD_Connection *);
+/* Per-request state, from the first call to the completion callback. */
+struct http_ctx {
+	struct http_req		 req;
+	const struct http_route	*route;
+	unsigned char		*body;
+	size_t			 bodylen;
+	size_t			 bodysz;
+	int			 too_large;
+	struct timespec		 start;
 };
 
-static enum MHD_Result	route_health(struct http_server *,
-			    struct MHD_Connection *);
-
-static const struct route routes[] = {
-	{ "/health",	MHD_HTTP_METHOD_GET,	route_health },
-};
-
-/* Queue body (copied) with our usual headers. */
 static enum MHD_Result
-respond(struct MHD_Connection *c, unsigned int status, const char *ctype,
-    const char *body, const char *allow)
+respond(struct http_req *r, unsigned int status, const char *ctype,
+    const char *body, size_t len, const char *allow, const char *location)
 {
-	struct MHD_Response	*r;
+	struct MHD_Response	*resp;
 	enum MHD_Result		 rv;
 
-	r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+	resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
 	    MHD_RESPMEM_MUST_COPY);
-	if (r == NULL)
+	if (resp == NULL)
 		return MHD_NO;
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    ctype) == MHD_NO ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	if ((ctype != NULL && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_CONTENT_TYPE, ctype) == MHD_NO) ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store") == MHD_NO ||
-	    MHD_add_response_header(r, "X-Content-Type-Options",
+	    MHD_add_response_header(resp, "X-Content-Type-Options",
 	    "nosniff") == MHD_NO ||
-	    (allow != NULL && MHD_add_response_header(r,
-	    MHD_HTTP_HEADER_ALLOW, allow) == MHD_NO)) {
-		MHD_destroy_response(r);
+	    MHD_add_response_header(resp, "X-Request-Id",
+	    r->request_id) == MHD_NO ||
+	    (allow != NULL && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_ALLOW, allow) == MHD_NO) ||
+	    (location != NULL && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_LOCATION, location) == MHD_NO)) {
+		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
-	rv = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	r->status = status;
+	rv = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
 	return rv;
 }
 
 static enum MHD_Result
-respond_json(struct MHD_Connection *c, unsigned int status,
-    const char *ctype, json_t *doc, const char *allow)
+respond_doc(struct http_req *r, unsigned int status, const char *ctype,
+    json_t *doc, const char *allow)
 {
 	char		*body;
+	size_t		 len;
 	enum MHD_Result	 rv;
 
 	if (doc == NULL)
@@ -93,81 +99,162 @@ respond_json(struct MHD_Connection *c, unsigned int status,
 	json_decref(doc);
 	if (body == NULL)
 		return MHD_NO;
-	rv = respond(c, status, ctype, body, allow);
+	len = strlen(body);
+	rv = respond(r, status, ctype, body, len, allow, NULL);
+	/* A credential payload is a secret: do not leave it in the heap. */
+	explicit_bzero(body, len);
 	free(body);
 	return rv;
 }
 
-/* An RFC 9457 problem document; type, title and detail are ours. */
-static enum MHD_Result
-problem(struct MHD_Connection *c, unsigned int status, const char *type,
-    const char *title, const char *detail, const char *allow)
+enum MHD_Result
+http_json(struct http_req *r, unsigned int status, json_t *doc)
 {
-	char	 uri[128];
+	return respond_doc(r, status, "application/json", doc, NULL);
+}
 
-	snprintf(uri, sizeof(uri), "%s%s", PROBLEM_BASE, type);
-	return respond_json(c, status, "application/problem+json",
-	    json_pack("{s:s, s:s, s:i, s:s}", "type", uri, "title", title,
-	    "status", (int)status, "detail", detail), allow);
+enum MHD_Result
+http_empty(struct http_req *r, unsigned int status)
+{
+	return respond(r, status, NULL, "", 0, NULL, NULL);
+}
+
+enum MHD_Result
+http_redirect(struct http_req *r, const char *location)
+{
+	return respond(r, MHD_HTTP_FOUND, NULL, "", 0, NULL, location);
+}
+
+enum MHD_Result
+http_html(struct http_req *r, unsigned int status, const char *html)
+{
+	return respond(r, status, "text/html; charset=utf-8", html,
+	    strlen(html), NULL, NULL);
 }
 
 static enum MHD_Result
-unavailable(struct MHD_Connection *c, const char *detail)
+problem_allow(struct http_req *r, unsigned int status, const char *type,
+    const char *title, const char *detail, json_t *errors, const char *allow)
 {
-	return problem(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-	    "keyholder-unavailable", "Keyholder unavailable", detail, NULL);
+	char	 uri[128];
+	json_t	*doc;
+
+	snprintf(uri, sizeof(uri), "%s%s", PROBLEM_BASE, type);
+	doc = json_pack("{s:s, s:s, s:i, s:s}", "type", uri, "title", title,
+	    "status", (int)status, "detail", detail);
+	if (doc != NULL && errors != NULL)
+		json_object_set_new(doc, "errors", errors);
+	else if (errors != NULL)
+		json_decref(errors);
+	if (doc != NULL && r->request_id[0] != '\0')
+		json_object_set_new(doc, "request_id",
+		    json_string(r->request_id));
+	return respond_doc(r, status, "application/problem+json", doc, allow);
+}
+
+enum MHD_Result
+http_problem(struct http_req *r, unsigned int status, const char *type,
+    const char *title, const char *detail)
+{
+	return problem_allow(r, status, type, title, detail, NULL, NULL);
+}
+
+enum MHD_Result
+http_problem_errors(struct http_req *r, unsigned int status,
+    const char *type, const char *title, const char *detail, json_t *errors)
+{
+	return problem_allow(r, status, type, title, detail, errors, NULL);
+}
+
+enum MHD_Result
+http_unavailable(struct http_req *r, const char *detail)
+{
+	return http_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+	    "Service unavailable", detail);
+}
+
+enum MHD_Result
+http_internal(struct http_req *r)
+{
+	return http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+	    "Internal error", "the broker could not complete the request");
+}
+
+enum MHD_Result
+http_not_found(struct http_req *r, const char *detail)
+{
+	return http_problem(r, MHD_HTTP_NOT_FOUND, "not-found", "Not found",
+	    detail);
+}
+
+const char *
+http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    name);
+}
+
+int
+http_id_valid(const char *s, size_t max)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '.' &&
+		    s[n] != '_' && s[n] != '-')
+			return 0;
+	return n > 0 && n <= max;
 }
 
 /*
- * GET /health: seal random bytes and open them again, so a 200 means the
- * keyholder is up, holds a keyring, and both directions of the channel
- * carry the right bytes.
+ * Match path against pattern; {} segments become parameters.  A parameter
+ * never spans a '/', and "." or ".." are never parameters.
  */
-static enum MHD_Result
-route_health(struct http_server *srv, struct MHD_Connection *c)
+static int
+route_match(const char *pattern, const char *path, struct http_req *r)
 {
-	static const struct kh_ad ad = {
-		.purpose = "health", .table = "health", .row = "probe",
-		.column = "value",
-	};
-	unsigned char	 probe[PROBE_LEN], opened[PROBE_LEN];
-	unsigned char	 sealed[PROBE_LEN + KH_SEAL_OVERHEAD];
-	size_t		 sealedlen, openedlen = 0;
-	int		 rv, err, same = 0;
+	const char	*p = pattern, *s = path, *end;
+	size_t		 n;
 
-	if (getrandom(probe, sizeof(probe), 0) != (ssize_t)sizeof(probe)) {
-		log_warn("health: getrandom");
-		return problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-		    "Internal error", "no random bytes for the probe", NULL);
+	r->nparams = 0;
+	while (*p != '\0') {
+		if (p[0] == '{' && p[1] == '}') {
+			if ((end = strchr(s, '/')) == NULL)
+				end = s + strlen(s);
+			n = (size_t)(end - s);
+			if (n == 0 || r->nparams == HTTP_PARAMS_MAX ||
+			    (n == 1 && s[0] == '.') ||
+			    (n == 2 && s[0] == '.' && s[1] == '.'))
+				return 0;
+			if ((r->params[r->nparams] = strndup(s, n)) == NULL)
+				return 0;
+			r->nparams++;
+			p += 2;
+			s = end;
+			continue;
+		}
+		if (*p++ != *s++)
+			return 0;
 	}
-	rv = kh_seal(srv->kh, &ad, probe, sizeof(probe), sealed,
-	    sizeof(sealed), &sealedlen, NULL);
-	if (rv == 0)
-		rv = kh_open(srv->kh, &ad, sealed, sealedlen, opened,
-		    sizeof(opened), &openedlen);
-	err = errno;
-	if (rv == 0)
-		same = openedlen == sizeof(probe) &&
-		    CRYPTO_memcmp(probe, opened, sizeof(probe)) == 0;
-	explicit_bzero(probe, sizeof(probe));
-	explicit_bzero(opened, sizeof(opened));
-	explicit_bzero(sealed, sizeof(sealed));
+	return *s == '\0';
+}
 
-	if (rv == -1)
-		log_warnx("health: %s: %s", kh_strerror(rv), strerror(err));
-	else if (rv != 0)
-		log_warnx("health: %s", kh_strerror(rv));
-	if (rv != 0) {
-		return unavailable(c, rv == -1 ?
-		    "the keyholder did not answer" :
-		    "the keyholder refused the health probe");
+static void
+params_free(struct http_req *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nparams; i++) {
+		free(r->params[i]);
+		r->params[i] = NULL;
 	}
-	if (!same) {
-		log_warnx("health: the probe did not open to itself");
-		return unavailable(c, "the health probe did not round-trip");
-	}
-	return respond_json(c, MHD_HTTP_OK, "application/json",
-	    json_pack("{s:s, s:s}", "status", "ok", "keyholder", "ok"), NULL);
+	r->nparams = 0;
 }
 
 static int
@@ -179,62 +266,229 @@ method_matches(const char *want, const char *method)
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
-/* Append ", name" (or just name) to an Allow list. */
 static void
 allow_add(char *allow, size_t sz, const char *name)
 {
 	size_t	 n = strlen(allow);
 
-	snprintf(allow + n, sz - n, "%s%s", n > 0 ? ", " : "", name);
+	if (strstr(allow, name) == NULL)
+		snprintf(allow + n, sz - n, "%s%s", n > 0 ? ", " : "", name);
+}
+
+/* Find the route; on no match say 404 or 405 (with Allow). */
+static const struct http_route *
+route_find(struct http_server *srv, struct http_req *r, char *allow,
+    size_t allowsz)
+{
+	size_t	 i;
+
+	allow[0] = '\0';
+	for (i = 0; i < srv->nroutes; i++) {
+		if (!route_match(srv->routes[i].pattern, r->path, r)) {
+			params_free(r);
+			continue;
+		}
+		if (method_matches(srv->routes[i].method, r->method))
+			return &srv->routes[i];
+		params_free(r);
+		allow_add(allow, allowsz, srv->routes[i].method);
+		if (strcmp(srv->routes[i].method, MHD_HTTP_METHOD_GET) == 0)
+			allow_add(allow, allowsz, MHD_HTTP_METHOD_HEAD);
+	}
+	return NULL;
+}
+
+/* Keep a sane X-Request-Id; otherwise make one. */
+static void
+request_id(struct http_req *r)
+{
+	const char	*given = http_header(r, "X-Request-Id");
+	unsigned char	 rnd[12];
+	size_t		 i;
+
+	if (given != NULL && http_id_valid(given, HTTP_REQID_MAX)) {
+		snprintf(r->request_id, sizeof(r->request_id), "%s", given);
+		return;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(r->request_id + 2 * i, 3, "%02x", rnd[i]);
+}
+
+static void
+ctx_free(struct http_ctx *ctx)
+{
+	if (ctx->body != NULL) {
+		explicit_bzero(ctx->body, ctx->bodysz);
+		free(ctx->body);
+	}
+	if (ctx->req.body != NULL)
+		json_decref(ctx->req.body);
+	free(ctx->req.client);
+	params_free(&ctx->req);
+	free(ctx);
+}
+
+static int
+body_append(struct http_ctx *ctx, const char *data, size_t len)
+{
+	unsigned char	*nb;
+	size_t		 nsz;
+
+	if (ctx->too_large || len > HTTP_BODY_MAX - ctx->bodylen) {
+		ctx->too_large = 1;
+		return 0;
+	}
+	if (ctx->bodylen + len > ctx->bodysz) {
+		nsz = ctx->bodysz ? ctx->bodysz : 1024;
+		while (nsz < ctx->bodylen + len)
+			nsz *= 2;
+		if (nsz > HTTP_BODY_MAX)
+			nsz = HTTP_BODY_MAX;
+		/* Not realloc: the old buffer is wiped before it goes. */
+		if ((nb = malloc(nsz)) == NULL)
+			return -1;
+		if (ctx->body != NULL) {
+			memcpy(nb, ctx->body, ctx->bodylen);
+			explicit_bzero(ctx->body, ctx->bodysz);
+			free(ctx->body);
+		}
+		ctx->body = nb;
+		ctx->bodysz = nsz;
+	}
+	memcpy(ctx->body + ctx->bodylen, data, len);
+	ctx->bodylen += len;
+	return 0;
 }
 
 static enum MHD_Result
-dispatch(struct http_server *srv, struct MHD_Connection *c, const char *url,
-    const char *method)
+too_large(struct http_req *r)
 {
-	char	 allow[64];
-	size_t	 i;
-
-	if (kh_client_dead(srv->kh))
-		return unavailable(c, "the keyholder is gone; restarting");
-	allow[0] = '\0';
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, url) != 0)
-			continue;
-		if (method_matches(routes[i].method, method))
-			return routes[i].handler(srv, c);
-		allow_add(allow, sizeof(allow), routes[i].method);
-		if (strcmp(routes[i].method, MHD_HTTP_METHOD_GET) == 0)
-			allow_add(allow, sizeof(allow), MHD_HTTP_METHOD_HEAD);
-	}
-	if (allow[0] != '\0')
-		return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    "method-not-allowed", "Method not allowed",
-		    "this resource does not support that method", allow);
-	return problem(c, MHD_HTTP_NOT_FOUND, "not-found", "Not found",
-	    "no such resource", NULL);
+	return http_problem(r, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
+	    "Request body too large", "the body exceeds the size limit");
 }
 
-/*
- * libmicrohttpd calls this once when the headers are in, then again for
- * each piece of a body.  Every route answers from the headers alone, so the
- * first call queues the response and the body, if any, is discarded.
- */
+/* The headers are in: pick the route, refuse what we can already. */
+static enum MHD_Result
+begin(struct http_server *srv, struct http_ctx *ctx)
+{
+	struct http_req	*r = &ctx->req;
+	const char	*cl;
+	char		 allow[128], *end;
+	unsigned long long n;
+
+	request_id(r);
+	ctx->route = route_find(srv, r, allow, sizeof(allow));
+	if (ctx->route == NULL) {
+		if (allow[0] != '\0')
+			return problem_allow(r, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "method-not-allowed", "Method not allowed",
+			    "this resource does not support that method",
+			    NULL, allow);
+		return http_not_found(r, "no such resource");
+	}
+	r->route = ctx->route->pattern;
+	if ((cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno != 0 || *end != '\0' || n > HTTP_BODY_MAX)
+			return too_large(r);
+	}
+	return MHD_YES;
+}
+
+/* The whole request is in: parse the body, run the handler. */
+static enum MHD_Result
+finish(struct http_server *srv, struct http_ctx *ctx)
+{
+	struct http_req	*r = &ctx->req;
+	const char	*ct;
+	json_error_t	 err;
+
+	if (ctx->too_large)
+		return too_large(r);
+	if (broker_keyholder_dead(srv->b))
+		return http_unavailable(r, "the keyholder is gone");
+	if (ctx->route->flags & HTTP_JSON) {
+		ct = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+			return http_problem(r,
+			    MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+			    "unsupported-media-type", "Unsupported media type",
+			    "the body must be application/json");
+		r->body = json_loadb((const char *)ctx->body, ctx->bodylen,
+		    JSON_REJECT_DUPLICATES, &err);
+		if (r->body == NULL || !json_is_object(r->body))
+			return http_problem(r, MHD_HTTP_BAD_REQUEST,
+			    "malformed-json", "Malformed JSON",
+			    "the body is not a JSON object");
+	} else if (ctx->bodylen > 0)
+		return http_problem(r, MHD_HTTP_BAD_REQUEST, "unexpected-body",
+		    "Unexpected body", "this request takes no body");
+	return ctx->route->handler(r);
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
 	struct http_server	*srv = cls;
+	struct http_ctx		*ctx = *con_cls;
 
 	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	if (*con_cls != NULL)
+	if (ctx == NULL) {
+		if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+		ctx->req.conn = c;
+		ctx->req.b = srv->b;
+		ctx->req.method = method;
+		ctx->req.path = url;
+		*con_cls = ctx;
+		return begin(srv, ctx);
+	}
+	if (ctx->req.status != 0) {
+		/* Answered already (an early refusal): drain. */
+		*upload_data_size = 0;
 		return MHD_YES;
-	*con_cls = srv;
-	log_debug("%s %s", method, url);
-	return dispatch(srv, c, url, method);
+	}
+	if (*upload_data_size > 0) {
+		if (body_append(ctx, upload_data, *upload_data_size) == -1)
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return finish(srv, ctx);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server	*srv = cls;
+	struct http_ctx		*ctx = *con_cls;
+	struct timespec		 now;
+	char			 status[8], ms[32];
+	double			 d;
+
+	(void)c;
+	if (ctx == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
+	snprintf(status, sizeof(status), "%u", ctx->req.status);
+	snprintf(ms, sizeof(ms), "%.3f", d);
+	log_kv(LOGL_INFO, "request", "server", srv->name, "method",
+	    ctx->req.method, "route", ctx->req.route ? ctx->req.route : "-",
+	    "status", status, "ms", ms, "request_id", ctx->req.request_id,
+	    "conn", ctx->req.connection ? ctx->req.connection : "-",
+	    "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" :
+	    "aborted", NULL);
+	ctx_free(ctx);
+	*con_cls = NULL;
 }
 
 static void http_mhdlog(void *, const char *, va_list)
@@ -255,7 +509,8 @@ http_mhdlog(void *cls, const char *fmt, va_list ap)
 }
 
 struct http_server *
-http_start(int listenfd, struct khclient *kh, unsigned int nthreads)
+http_start(const char *name, int listenfd, const struct http_route *routes,
+    size_t nroutes, struct broker *b, unsigned int nthreads)
 {
 	struct http_server	*srv;
 
@@ -263,7 +518,10 @@ http_start(int listenfd, struct khclient *kh, unsigned int nthreads)
 		log_warn("%s", __func__);
 		return NULL;
 	}
-	srv->kh = kh;
+	srv->name = name;
+	srv->routes = routes;
+	srv->nroutes = nroutes;
+	srv->b = b;
 	if (nthreads == 0)
 		nthreads = 1;
 	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
@@ -276,9 +534,10 @@ http_start(int listenfd, struct khclient *kh, unsigned int nthreads)
 	    MHD_OPTION_CONNECTION_LIMIT, HTTP_CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		log_warnx("cannot start the HTTP server");
+		log_warnx("cannot start the %s HTTP server", name);
 		free(srv);
 		return NULL;
 	}

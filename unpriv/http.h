@@ -1,24 +1,78 @@
 /*
- * The broker's internal HTTP server (libmicrohttpd) on a unix socket.  The
- * gateway is its client; its paths are internal and may change (the public
- * contract is the gateway's /v1).
+ * The broker's HTTP servers (libmicrohttpd) on unix sockets: the internal
+ * API the gateway calls and the admin API dromosctl calls.  This file is
+ * the plumbing they share: routing with path parameters, JSON bodies within
+ * a size limit, request ids, RFC 9457 problem documents, an access log.
+ * The routes themselves live in api.c and admin.c.
  */
 #ifndef DROMOS_UNPRIV_HTTP_H
 #define DROMOS_UNPRIV_HTTP_H
 
+#include <stddef.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#define HTTP_BODY_MAX		((size_t)64 * 1024)
+#define HTTP_PARAMS_MAX		4
+#define HTTP_REQID_MAX		64
+#define PROBLEM_BASE		"urn:dromos:problem:"
+
+struct broker;
+struct client;
 struct http_server;
-struct khclient;
 
-/*
- * Serve on listenfd (a listening socket, taken over and closed by
- * http_stop) with nthreads threads, asking kh for key operations.  Once
- * kh's channel has failed every request is answered 503.  NULL on failure
- * (logged).
- */
-struct http_server	*http_start(int listenfd, struct khclient *kh,
-			    unsigned int nthreads);
+struct http_req {
+	struct MHD_Connection	*conn;
+	struct broker		*b;
+	const char		*method;
+	const char		*path;
+	const char		*route;		/* the matched pattern */
+	char			*params[HTTP_PARAMS_MAX];
+	size_t			 nparams;
+	json_t			*body;		/* a JSON body, or NULL */
+	char			 request_id[HTTP_REQID_MAX + 1];
+	struct client		*client;	/* set by auth_client() */
+	unsigned int		 status;	/* what was answered */
+	const char		*connection;	/* for the access log */
+};
 
-/* Stop accepting, finish the requests in progress, free everything. */
+/* Route flags. */
+#define HTTP_JSON	0x1	/* expects a JSON body (object) */
+
+struct http_route {
+	const char	*method;	/* GET routes also answer HEAD */
+	const char	*pattern;	/* "/connections/{}": {} is a parameter */
+	int		 flags;
+	enum MHD_Result	(*handler)(struct http_req *);
+};
+
+struct http_server	*http_start(const char *name, int listenfd,
+			    const struct http_route *, size_t nroutes,
+			    struct broker *, unsigned int nthreads);
 void			 http_stop(struct http_server *);
+
+/* Answers.  Each takes ownership of the json_t it is given. */
+enum MHD_Result	 http_json(struct http_req *, unsigned int status, json_t *);
+enum MHD_Result	 http_empty(struct http_req *, unsigned int status);
+enum MHD_Result	 http_problem(struct http_req *, unsigned int status,
+		    const char *type, const char *title, const char *detail);
+enum MHD_Result	 http_problem_errors(struct http_req *, unsigned int status,
+		    const char *type, const char *title, const char *detail,
+		    json_t *errors);
+enum MHD_Result	 http_redirect(struct http_req *, const char *location);
+enum MHD_Result	 http_html(struct http_req *, unsigned int status,
+		    const char *html);
+
+const char	*http_header(struct http_req *, const char *name);
+const char	*http_query(struct http_req *, const char *name);
+
+/* Common problems. */
+enum MHD_Result	 http_unavailable(struct http_req *, const char *detail);
+enum MHD_Result	 http_internal(struct http_req *);
+enum MHD_Result	 http_not_found(struct http_req *, const char *detail);
+
+/* A path parameter is safe to use as an id: [A-Za-z0-9._-]{1,max}. */
+int		 http_id_valid(const char *, size_t max);
 
 #endif /* DROMOS_UNPRIV_HTTP_H */

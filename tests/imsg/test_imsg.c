@@ -7,6 +7,7 @@
  * process has exactly as many open descriptors as before.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -170,6 +171,33 @@ send_fds(int s, const void *buf, size_t len, const int *fds, size_t nfds)
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
 	return sendmsg(s, &msg, MSG_NOSIGNAL);
+}
+
+/*
+ * Nonblocking, so that checking a pipe for EOF ("every write end is
+ * closed") fails with EAGAIN instead of hanging when one is leaked.
+ */
+static int
+mkpipe(int p[2])
+{
+	return pipe2(p, O_CLOEXEC | O_NONBLOCK);
+}
+
+static int
+highest_fd(void)
+{
+	DIR *d;
+	struct dirent *e;
+	int n, max = -1;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && (n = atoi(e->d_name)) > max &&
+		    n != dirfd(d))
+			max = n;
+	closedir(d);
+	return max;
 }
 
 static int
@@ -528,6 +556,16 @@ test_create_add_close(void **state)
 	assert_int_equal(errno, ERANGE);
 	assert_int_equal(imsgbuf_queuelen(&f->tx), 0);
 
+	/* Built under a larger maximum than the one in force at close. */
+	assert_int_equal(imsgbuf_set_maxsize(&f->tx, IMSG_MAXSIZE_MAX), 0);
+	assert_non_null(m = imsg_create(&f->tx, 1, 0, 0, 0));
+	assert_int_equal(imsg_add(m, big, sizeof(big)), (int)sizeof(big));
+	assert_int_equal(imsg_add(m, "x", 1), 1);
+	assert_int_equal(imsgbuf_set_maxsize(&f->tx, IMSG_MAXSIZE_DEFAULT), 0);
+	errno = 0;
+	assert_int_equal(imsg_close(&f->tx, m), -1);
+	assert_int_equal(errno, ERANGE);
+
 	/* Abandoning a message under construction. */
 	assert_non_null(m = imsg_create(&f->tx, 1, 0, 0, 10));
 	assert_int_equal(imsg_add(m, "secret", 6), 6);
@@ -557,7 +595,7 @@ test_fdpass_pipe(void **state)
 	struct imsg imsg;
 	int p[2], fd, flags;
 
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	imsgbuf_allow_fdpass(&f->rx);
 	/* The library owns p[1] from here: it closes it once sent. */
 	assert_int_equal(imsg_compose(&f->tx, 8, 0, 0, p[1], "fd", 2), 1);
@@ -585,7 +623,7 @@ test_fdpass_interleaved(void **state)
 
 	imsgbuf_allow_fdpass(&f->rx);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(pipe2(p[i], O_CLOEXEC), 0);
+		assert_int_equal(mkpipe(p[i]), 0);
 	/* plain, fd, plain, fd, fd, plain: queued, then written together. */
 	assert_int_equal(imsg_compose(&f->tx, 0, 0, 0, -1, "a", 1), 1);
 	assert_int_equal(imsg_compose(&f->tx, 1, 0, 0, p[0][1], "b", 1), 1);
@@ -621,7 +659,7 @@ test_fdpass_refused(void **state)
 	struct imsg imsg;
 	int p[2];
 
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	/* rx did not call imsgbuf_allow_fdpass. */
 	assert_int_equal(imsg_compose(&f->tx, 8, 0, 0, p[1], "fd", 2), 1);
 	assert_int_equal(imsgbuf_flush(&f->tx), 0);
@@ -635,6 +673,100 @@ test_fdpass_refused(void **state)
 	assert_int_equal(errno, EBADMSG);
 	/* The write end was closed by both sides: the pipe reads EOF. */
 	assert_int_equal(read(p[0], &imsg, 1), 0);
+	close(p[0]);
+}
+
+static void
+test_fd_refused_plain_message(void **state)
+{
+	struct fx *f = *state;
+	unsigned char wire[IMSG_HEADER_SIZE];
+	int p[2];
+
+	/* No IMSG_FDBIT in the header: only the descriptor gives it away. */
+	assert_int_equal(mkpipe(p), 0);
+	mkhdr(wire, 1, IMSG_HEADER_SIZE, 0, 0);
+	assert_int_equal(send_fds(f->s[0], wire, sizeof(wire), &p[1], 1),
+	    (ssize_t)sizeof(wire));
+	close(p[1]);
+	assert_true(wait_readable(f->s[1]));
+	errno = 0;
+	assert_int_equal(imsgbuf_read(&f->rx), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(read(p[0], wire, 1), 0);
+	close(p[0]);
+}
+
+static void
+test_fd_arrives_late(void **state)
+{
+	struct fx *f = *state;
+	unsigned char wire[IMSG_HEADER_SIZE + 8];
+	struct imsg imsg;
+	int p[2];
+
+	imsgbuf_allow_fdpass(&f->rx);
+	assert_int_equal(mkpipe(p), 0);
+	mkhdr(wire, 1, (uint32_t)sizeof(wire) | IMSG_FDBIT, 0, 0);
+	memset(wire + IMSG_HEADER_SIZE, 'p', 8);
+	raw_write(f->s[0], wire, IMSG_HEADER_SIZE);
+	assert_true(wait_readable(f->s[1]));
+	assert_int_equal(imsgbuf_read(&f->rx), 1);
+	assert_int_equal(imsg_get(&f->rx, &imsg), 0);
+	/* The descriptor comes with the payload, not the first byte. */
+	assert_int_equal(send_fds(f->s[0], wire + IMSG_HEADER_SIZE, 8, &p[1],
+	    1), 8);
+	close(p[1]);
+	errno = 0;
+	assert_int_equal(get_one(&f->rx, NULL, &imsg), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(read(p[0], wire, 1), 0);
+	close(p[0]);
+}
+
+static void
+test_fd_not_installed(void **state)
+{
+	struct fx *f = *state;
+	unsigned char wire[IMSG_HEADER_SIZE];
+	struct rlimit old, lim;
+	int p[2], dups[256], ndup = 0, r, saved, top, i;
+
+	imsgbuf_allow_fdpass(&f->rx);
+	assert_int_equal(mkpipe(p), 0);
+	mkhdr(wire, 1, IMSG_HEADER_SIZE, 0, 0);
+	assert_int_equal(send_fds(f->s[0], wire, sizeof(wire), &p[1], 1),
+	    (ssize_t)sizeof(wire));
+	close(p[1]);
+	assert_true(wait_readable(f->s[1]));
+
+	/*
+	 * With no descriptor number free, the kernel drops the descriptor
+	 * and sets MSG_CTRUNC: the one sign that something went missing.
+	 */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_true((top = highest_fd()) >= 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)top + 1;
+	if (setrlimit(RLIMIT_NOFILE, &lim) == -1) {
+		/* Some environments (valgrind) will not lower it. */
+		close(p[0]);
+		skip();
+	}
+	while (ndup < 256 && (dups[ndup] = dup(f->s[0])) != -1)
+		ndup++;
+	r = imsgbuf_read(&f->rx);
+	saved = errno;
+	for (i = 0; i < ndup; i++)
+		close(dups[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (ndup == 256) {
+		close(p[0]);
+		skip();
+	}
+	assert_int_equal(r, -1);
+	assert_int_equal(saved, EBADMSG);
+	assert_int_equal(read(p[0], wire, 1), 0);
 	close(p[0]);
 }
 
@@ -676,7 +808,7 @@ test_fd_unclaimed(void **state)
 	int p[2];
 
 	imsgbuf_allow_fdpass(&f->rx);
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	/* A descriptor with a message that does not claim one ... */
 	mkhdr(wire, 1, IMSG_HEADER_SIZE, 0, 0);
 	assert_int_equal(send_fds(f->s[0], wire, sizeof(wire), &p[1], 1),
@@ -704,7 +836,7 @@ test_fd_claim_from_earlier_read(void **state)
 	int p[2];
 
 	imsgbuf_allow_fdpass(&f->rx);
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	/* The fd arrives with one message, a later one claims it. */
 	mkhdr(wire, 1, IMSG_HEADER_SIZE, 0, 0);
 	assert_int_equal(send_fds(f->s[0], wire, sizeof(wire), &p[1], 1),
@@ -728,8 +860,8 @@ test_two_fds_one_message(void **state)
 	int p[2], q[2], fds[2];
 
 	imsgbuf_allow_fdpass(&f->rx);
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(q, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
+	assert_int_equal(mkpipe(q), 0);
 	fds[0] = p[1];
 	fds[1] = q[1];
 	mkhdr(wire, 1, IMSG_HEADER_SIZE | IMSG_FDBIT, 0, 0);
@@ -778,7 +910,7 @@ test_imsg_free_closes_fd(void **state)
 	int p[2];
 
 	imsgbuf_allow_fdpass(&f->rx);
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	assert_int_equal(imsg_compose(&f->tx, 8, 0, 0, p[1], NULL, 0), 1);
 	assert_int_equal(get_one(&f->rx, &f->tx, &imsg), IMSG_HEADER_SIZE);
 	imsg_free(&imsg);	/* never took it: closed here */
@@ -796,7 +928,7 @@ test_pending_fds_closed_on_clear(void **state)
 	int p[2];
 
 	imsgbuf_allow_fdpass(&f->rx);
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	assert_int_equal(imsg_compose(&f->tx, 8, 0, 0, p[1], NULL, 0), 1);
 	assert_int_equal(imsgbuf_flush(&f->tx), 0);
 	assert_true(wait_readable(f->s[1]));
@@ -812,7 +944,7 @@ test_compose_failure_closes_fd(void **state)
 	static unsigned char big[MAXPAYLOAD_DEFAULT + 1];
 	int p[2];
 
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	assert_int_equal(imsg_compose(&f->tx, 8, 0, 0, p[1], big,
 	    sizeof(big)), -1);
 	assert_int_equal(errno, ERANGE);
@@ -1034,6 +1166,36 @@ test_read_buffer_zeroised(void **state)
 }
 
 static void
+test_compaction_zeroised(void **state)
+{
+	struct fx *f = *state;
+	unsigned char wire[24 + IMSG_HEADER_SIZE + 1001];
+	struct imsg imsg;
+	size_t i, oldlen;
+
+	mkhdr(wire, 1, 24, 0, 0);
+	memset(wire + IMSG_HEADER_SIZE, 0x11, 8);
+	mkhdr(wire + 24, 2, IMSG_HEADER_SIZE + 1001, 0, 0);
+	memset(wire + 24 + IMSG_HEADER_SIZE, 0x5a, 1001);
+	/* One whole message and all but the last byte of the next. */
+	raw_write(f->s[0], wire, sizeof(wire) - 1);
+	assert_true(wait_readable(f->s[1]));
+	assert_int_equal(imsgbuf_read(&f->rx), 1);
+	oldlen = f->rx.rlen;
+	assert_int_equal(oldlen, sizeof(wire) - 1);
+	assert_int_equal(imsg_get(&f->rx, &imsg), 24);
+	imsg_free(&imsg);
+	/* The next read moves the partial message down: no copy may stay. */
+	raw_write(f->s[0], wire + sizeof(wire) - 1, 1);
+	assert_true(wait_readable(f->s[1]));
+	assert_int_equal(imsgbuf_read(&f->rx), 1);
+	assert_int_equal(imsg_get(&f->rx, &imsg), IMSG_HEADER_SIZE + 1001);
+	imsg_free(&imsg);
+	for (i = 0; i < oldlen; i++)
+		assert_int_equal(f->rx.rbuf[i], 0);
+}
+
+static void
 test_get_before_anything(void **state)
 {
 	struct fx *f = *state;
@@ -1074,7 +1236,7 @@ test_queue_bound(void **state)
 	assert_int_equal(imsg_close(&f->tx, m), -1);
 	assert_int_equal(errno, ENOBUFS);
 	/* A refused message's descriptor is closed, not leaked. */
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(mkpipe(p), 0);
 	assert_int_equal(imsg_compose(&f->tx, 1, 0, 0, p[1], NULL, 0), -1);
 	assert_int_equal(errno, ENOBUFS);
 	assert_int_equal(read(p[0], buf, 1), 0);
@@ -1107,7 +1269,6 @@ child_read_all(struct imsgbuf *rx, unsigned char *want)
 	struct imsg imsg;
 	ssize_t n;
 	uint32_t i = 0;
-	int r;
 
 	while (i < 64) {
 		while ((n = imsg_get(rx, &imsg)) > 0) {
@@ -1126,7 +1287,7 @@ child_read_all(struct imsgbuf *rx, unsigned char *want)
 			break;
 		if (!wait_readable(rx->fd))
 			return 1;
-		if ((r = imsgbuf_read(rx)) != 1)
+		if (imsgbuf_read(rx) != 1)
 			return 1;
 	}
 	return 0;
@@ -1441,6 +1602,9 @@ main(void)
 		T(test_fdpass_pipe),
 		T(test_fdpass_interleaved),
 		T(test_fdpass_refused),
+		T(test_fd_refused_plain_message),
+		T(test_fd_arrives_late),
+		T(test_fd_not_installed),
 		T(test_fdbit_without_fd),
 		T(test_fdbit_fdpass_disabled),
 		T(test_fd_unclaimed),
@@ -1464,6 +1628,7 @@ main(void)
 		T(test_lowered_maxsize_pending),
 		T(test_get_data_exact),
 		T(test_read_buffer_zeroised),
+		T(test_compaction_zeroised),
 		T(test_get_before_anything),
 		T(test_queue_bound),
 		T(test_flush_to_reader),

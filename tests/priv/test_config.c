@@ -224,6 +224,7 @@ static const struct errcase errcases[] = {
 	  "got a string" },
 	{ "listen {\n}\n", NAME ":1: \"listen\": expected a string, got \"{\"" },
 	{ "database \"\"\n", NAME ":1: \"database\": empty string" },
+	{ "database \" \t \"\n", NAME ":1: \"database\": empty string" },
 	/* Duplicates. */
 	{ "listen \"/a\"\n# c\nlisten \"/b\"\n",
 	  NAME ":3: duplicate \"listen\" statement (first on line 1)" },
