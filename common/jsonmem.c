@@ -44,3 +44,16 @@ jsonmem_init(void)
 {
 	json_set_alloc_funcs(jsonmem_malloc, jsonmem_free);
 }
+
+void
+jsonmem_strfree(char *s)
+{
+	json_malloc_t	 m;
+	json_free_t	 f;
+
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	json_get_alloc_funcs(&m, &f);
+	f(s);
+}

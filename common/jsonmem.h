@@ -10,4 +10,10 @@
 /* Install once, before any json_t exists. */
 void	 jsonmem_init(void);
 
+/*
+ * Free what json_dumps() returned: it came from jansson's allocator, which
+ * may be ours, so plain free() is wrong.  Wipes it first.
+ */
+void	 jsonmem_strfree(char *);
+
 #endif /* DROMOS_JSONMEM_H */

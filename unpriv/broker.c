@@ -40,7 +40,14 @@
 #include "common/log.h"
 #include "policy/policy.h"
 #include "priv/khproto.h"
+#include "common/jsonmem.h"
+#include "unpriv/api.h"
+#include "unpriv/broker.h"
+#include "unpriv/db.h"
 #include "unpriv/http.h"
+#include "unpriv/migrate.h"
+#include "unpriv/store.h"
+#include "unpriv/vault.h"
 #include "unpriv/khclient.h"
 #include "unpriv/listen.h"
 
@@ -49,14 +56,7 @@
 #define CONFIG_TIMEOUT_MS	10000
 #define HTTP_THREADS_MAX	16u
 
-/*
- * The sealed keyring blob.  Step 3 keeps it in PostgreSQL, so that every
- * broker sharing the database shares keys; until then it lives here and a
- * restart of dromosd makes a new keyring.
- */
-static unsigned char	 keyring_blob[KH_BLOB_MAX];
-static size_t		 keyring_bloblen;
-
+static struct broker	 broker;
 static int		 dead_pipe[2] = { -1, -1 };
 
 static void __attribute__((__noreturn__))
@@ -198,25 +198,42 @@ sandbox(unsigned int *nthreads)
 }
 
 /*
- * A fresh keyholder has no keyring: make one and keep its sealed blob.
- * Step 3 loads the blob from PostgreSQL instead, and makes one only when
- * the database has none.
+ * The database: migrations first (a newer schema than ours stops us),
+ * then the keyring it keeps for every broker sharing it.
  */
 static void
-keyring_start(struct khclient *kh)
+database_start(struct broker *b, const char *conninfo, unsigned int n)
 {
-	int	 rv;
+	if ((b->db = store_pool_new(conninfo, n)) == NULL)
+		fatalx("cannot set up the database pool");
+	if (migrate_apply(b->db) != 0)
+		fatalx("database migrations failed");
+	if ((b->vault = vault_new(b->kh, b->db)) == NULL)
+		fatal("vault_new");
+	if (vault_keyring_start(b->vault) != VAULT_OK)
+		fatalx("cannot load or create the keyring");
+}
 
-	rv = kh_keyring_init(kh, keyring_blob, sizeof(keyring_blob),
-	    &keyring_bloblen);
-	if (rv == KH_E_HAVE_KEYRING) {
-		log_info("the keyholder holds a keyring already");
-		return;
+/* The admin socket: root's, for the configured group only. */
+static int
+admin_listen(const struct kh_config *cf)
+{
+	struct group	*gr;
+	gid_t		 gid = (gid_t)-1;
+	uid_t		 uid = (uid_t)-1;
+	mode_t		 mode = 0600;
+
+	if (cf->admin[0] == '\0')
+		return -1;
+	if (cf->group[0] != '\0') {
+		if ((gr = getgrnam(cf->group)) == NULL)
+			fatalx("admin socket: no group %s", cf->group);
+		gid = gr->gr_gid;
+		mode = 0660;
 	}
-	if (rv != 0)
-		fatalx("keyring init: %s", kh_strerror(rv));
-	log_info("new keyring (%zu byte sealed blob, kept in memory)",
-	    keyring_bloblen);
+	if (geteuid() == 0)
+		uid = 0;
+	return listen_unix(cf->admin, mode, uid, gid);
 }
 
 static int
@@ -286,12 +303,12 @@ main(int argc, char *argv[])
 {
 	struct kh_config	 cf;
 	struct khclient		*kh;
-	struct http_server	*srv;
+	struct http_server	*srv, *adm = NULL;
 	uid_t			 uid;
 	gid_t			 gid;
 	unsigned int		 nthreads;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
-	int			 lfd, sigfd, rv;
+	int			 lfd, afd, sigfd, rv;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -315,6 +332,7 @@ main(int argc, char *argv[])
 		usage();
 	log_init(debug, verbose);
 	log_procinit("broker");
+	jsonmem_init();
 
 	fds_sanitise();
 	check_kh_fd();
@@ -337,16 +355,26 @@ main(int argc, char *argv[])
 	socket_owner(&uid, &gid);
 	if ((lfd = listen_unix(cf.listen, 0660, uid, gid)) == -1)
 		fatalx("cannot listen on %s", cf.listen);
+	if ((afd = admin_listen(&cf)) == -1 && cf.admin[0] != '\0')
+		fatalx("cannot listen on %s", cf.admin);
 	sandbox(&nthreads);
-	keyring_start(kh);
-	if ((srv = http_start(lfd, kh, nthreads)) == NULL)
+	broker.kh = kh;
+	database_start(&broker, cf.database, nthreads + 2);
+	if ((srv = http_start("api", lfd, api_routes, api_nroutes, &broker,
+	    nthreads)) == NULL)
 		fatalx("cannot serve HTTP");
-	log_kv(LOGL_INFO, "ready", "listen", cf.listen, NULL);
+	if (afd != -1 && (adm = http_start("admin", afd, admin_routes,
+	    admin_nroutes, &broker, 1)) == NULL)
+		fatalx("cannot serve the admin socket");
+	log_kv(LOGL_INFO, "ready", "listen", cf.listen, "admin", cf.admin,
+	    NULL);
+	kh_config_clear(&cf);
 
 	rv = main_loop(kh, sigfd);
+	http_stop(adm);
 	http_stop(srv);
+	vault_free(broker.vault);
+	db_pool_free(broker.db);
 	kh_client_free(kh);
-	kh_config_clear(&cf);
-	explicit_bzero(keyring_blob, sizeof(keyring_blob));
 	return rv;
 }

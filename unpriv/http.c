@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
+#include "common/jsonmem.h"
 #include "common/log.h"
 #include "unpriv/broker.h"
 #include "unpriv/http.h"
@@ -102,8 +103,7 @@ respond_doc(struct http_req *r, unsigned int status, const char *ctype,
 	len = strlen(body);
 	rv = respond(r, status, ctype, body, len, allow, NULL);
 	/* A credential payload is a secret: do not leave it in the heap. */
-	explicit_bzero(body, len);
-	free(body);
+	jsonmem_strfree(body);
 	return rv;
 }
 
@@ -379,6 +379,8 @@ begin(struct http_server *srv, struct http_ctx *ctx)
 	unsigned long long n;
 
 	request_id(r);
+	if (broker_keyholder_dead(srv->b))
+		return http_unavailable(r, "the keyholder is gone");
 	ctx->route = route_find(srv, r, allow, sizeof(allow));
 	if (ctx->route == NULL) {
 		if (allow[0] != '\0')
@@ -530,7 +532,7 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
 	    /* First, so that every message of MHD's comes to us. */
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhdlog, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listenfd,
-	    MHD_OPTION_THREAD_POOL_SIZE, nthreads,
+	    MHD_OPTION_THREAD_POOL_SIZE, nthreads > 1 ? nthreads : 0,
 	    MHD_OPTION_CONNECTION_LIMIT, HTTP_CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY,

@@ -23,5 +23,8 @@ main(void)
 	failed += run_khclient_tests();
 	failed += run_listen_tests();
 	failed += run_http_tests();
+	failed += run_schema_tests();
+	failed += run_provider_tests();
+	failed += run_payload_tests();
 	return failed ? 1 : 0;
 }

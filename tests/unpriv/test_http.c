@@ -24,11 +24,13 @@
 
 #include "tests/unpriv/fakekh.h"
 #include "tests/unpriv/tests.h"
+#include "unpriv/api.h"
+#include "unpriv/broker.h"
 #include "unpriv/http.h"
 #include "unpriv/khclient.h"
 #include "unpriv/listen.h"
 
-#define PROBLEM_PREFIX	"tag:dromos,2025:problem:"
+#define PROBLEM_PREFIX	"urn:dromos:problem:"
 
 struct server {
 	char			 dir[64];
@@ -36,6 +38,7 @@ struct server {
 	struct fakekh		 fk;
 	struct khclient		*kh;
 	struct http_server	*srv;
+	struct broker		 b;
 };
 
 struct resp {
@@ -58,7 +61,8 @@ srv_start(struct server *s, enum fakekh_mode mode, int keyring)
 	assert_non_null(s->kh);
 	fd = listen_unix(s->path, 0660, (uid_t)-1, (gid_t)-1);
 	assert_true(fd >= 0);
-	s->srv = http_start(fd, s->kh, 2);
+	s->b.kh = s->kh;
+	s->srv = http_start("api", fd, api_routes, api_nroutes, &s->b, 2);
 	assert_non_null(s->srv);
 }
 
@@ -155,7 +159,9 @@ assert_problem(const struct resp *r, int status, const char *type)
 	v = json_object_get(doc, "status");
 	assert_true(json_is_integer(v));
 	assert_int_equal(json_integer_value(v), status);
-	assert_int_equal(json_object_size(doc), 4);
+	/* type, title, status, detail and the request id, nothing else. */
+	assert_true(json_is_string(json_object_get(doc, "request_id")));
+	assert_int_equal(json_object_size(doc), 5);
 	json_decref(doc);
 }
 
@@ -207,7 +213,7 @@ test_health_no_keyring(void **state)
 	srv_start(&s, FK_NORMAL, 0);
 	assert_int_equal(request(s.path, "GET", "/health", NULL, &r), 0);
 	assert_int_equal(r.status, 503);
-	assert_problem(&r, 503, "keyholder-unavailable");
+	assert_problem(&r, 503, "unavailable");
 	/* Not fatal: the keyholder answered. */
 	assert_int_equal(kh_client_dead(s.kh), 0);
 	assert_int_equal(kh_keyring_init(s.kh, blob, sizeof(blob), &bloblen),
@@ -228,7 +234,7 @@ test_health_corrupt(void **state)
 	srv_start(&s, FK_CORRUPT, 1);
 	assert_int_equal(request(s.path, "GET", "/health", NULL, &r), 0);
 	assert_int_equal(r.status, 503);
-	assert_problem(&r, 503, "keyholder-unavailable");
+	assert_problem(&r, 503, "unavailable");
 	srv_stop(&s);
 }
 
@@ -291,7 +297,7 @@ test_dead(void **state)
 	kh_client_kill(s.kh, EPIPE);
 	assert_int_equal(request(s.path, "GET", "/health", NULL, &r), 0);
 	assert_int_equal(r.status, 503);
-	assert_problem(&r, 503, "keyholder-unavailable");
+	assert_problem(&r, 503, "unavailable");
 	assert_int_equal(request(s.path, "GET", "/nope", NULL, &r), 0);
 	assert_int_equal(r.status, 503);
 	srv_stop(&s);
@@ -309,7 +315,7 @@ test_eof(void **state)
 	srv_start(&s, FK_EOF, 1);
 	assert_int_equal(request(s.path, "GET", "/health", NULL, &r), 0);
 	assert_int_equal(r.status, 503);
-	assert_problem(&r, 503, "keyholder-unavailable");
+	assert_problem(&r, 503, "unavailable");
 	assert_int_equal(kh_client_dead(s.kh), EPIPE);
 	srv_stop(&s);
 }

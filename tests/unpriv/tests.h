@@ -8,5 +8,8 @@
 int	 run_khclient_tests(void);	/* test_khclient.c */
 int	 run_listen_tests(void);	/* test_listen.c */
 int	 run_http_tests(void);		/* test_http.c */
+int	 run_schema_tests(void);	/* test_schema.c */
+int	 run_provider_tests(void);	/* test_provider.c */
+int	 run_payload_tests(void);	/* test_payload.c */
 
 #endif

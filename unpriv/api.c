@@ -1,0 +1,488 @@
+/*
+ * api.c: the internal API the gateway calls (unpriv/API.md).  Clients are
+ * authenticated here, scopes are checked before anything is read or
+ * opened, and every read that lets a credential leave the broker is
+ * recorded in access_log.
+ */
+#include <sys/types.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "unpriv/api.h"
+#include "unpriv/auth.h"
+#include "unpriv/broker.h"
+#include "unpriv/db.h"
+#include "unpriv/http.h"
+#include "unpriv/khclient.h"
+#include "unpriv/payload.h"
+#include "unpriv/provider.h"
+#include "unpriv/schema.h"
+#include "unpriv/store.h"
+#include "unpriv/vault.h"
+
+#define PROBE_LEN	32
+#define OWNER_MAX	128
+
+/* Map a store error to an answer. */
+enum MHD_Result
+api_store_error(struct http_req *r, int rv, const char *what)
+{
+	switch (rv) {
+	case STORE_NOTFOUND:
+		return http_not_found(r, what);
+	case STORE_EXISTS:
+		return http_problem(r, MHD_HTTP_CONFLICT, "exists",
+		    "Already exists", what);
+	case STORE_CONFLICT:
+		return http_problem(r, MHD_HTTP_CONFLICT, "in-use", "In use",
+		    what);
+	case STORE_UNAVAIL:
+		return http_unavailable(r, "the database is unavailable");
+	default:
+		return http_internal(r);
+	}
+}
+
+/* Map a vault error to an answer. */
+enum MHD_Result
+api_vault_error(struct http_req *r, int rv)
+{
+	switch (rv) {
+	case VAULT_EUNAVAIL:
+		return http_unavailable(r, "the keyholder is unavailable");
+	case VAULT_EOPEN:
+		log_warnx("request %s: a sealed value does not open where "
+		    "it is stored", r->request_id);
+		return http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "sealed-value", "Stored credential unusable",
+		    "a stored value does not open where it is");
+	default:
+		return http_internal(r);
+	}
+}
+
+static void
+access_log(struct http_req *r, const char *conn, const char *op,
+    const char *outcome)
+{
+	if (store_access_log(r->b->db, r->client ? r->client->id : NULL, conn,
+	    op, outcome, r->request_id) != 0)
+		log_warnx("access_log: cannot record %s of %s", op, conn);
+}
+
+/*
+ * GET /health: seal random bytes and open them again, so a 200 means the
+ * keyholder is up, holds a keyring, and both directions of the channel
+ * carry the right bytes.
+ */
+static enum MHD_Result
+route_health(struct http_req *r)
+{
+	static const struct kh_ad ad = {
+		.purpose = "health", .table = "health", .row = "probe",
+		.column = "value",
+	};
+	unsigned char	 probe[PROBE_LEN], opened[PROBE_LEN];
+	unsigned char	 sealed[PROBE_LEN + KH_SEAL_OVERHEAD];
+	size_t		 sealedlen, openedlen = 0;
+	int		 rv, same = 0;
+
+	if (getrandom(probe, sizeof(probe), 0) != (ssize_t)sizeof(probe))
+		return http_internal(r);
+	rv = kh_seal(r->b->kh, &ad, probe, sizeof(probe), sealed,
+	    sizeof(sealed), &sealedlen, NULL);
+	if (rv == 0)
+		rv = kh_open(r->b->kh, &ad, sealed, sealedlen, opened,
+		    sizeof(opened), &openedlen);
+	if (rv == 0)
+		same = openedlen == sizeof(probe) &&
+		    CRYPTO_memcmp(probe, opened, sizeof(probe)) == 0;
+	explicit_bzero(probe, sizeof(probe));
+	explicit_bzero(opened, sizeof(opened));
+	if (rv != 0) {
+		log_warnx("health: %s", kh_strerror(rv));
+		return http_unavailable(r, rv == -1 ?
+		    "the keyholder did not answer" :
+		    "the keyholder refused the health probe");
+	}
+	if (!same) {
+		log_warnx("health: the probe did not open to itself");
+		return http_unavailable(r, "the health probe did not round-trip");
+	}
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:s, s:s}", "status",
+	    "ok", "keyholder", "ok"));
+}
+
+/* GET /ready: the database and the keyholder both answer. */
+static enum MHD_Result
+route_ready(struct http_req *r)
+{
+	int	 db = db_ping(r->b->db) == 0;
+	int	 kh = kh_health(r->b->kh) == 0;
+
+	if (!db || !kh)
+		return http_unavailable(r, !db ? "the database is unavailable" :
+		    "the keyholder is unavailable");
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:s, s:s, s:s}",
+	    "status", "ready", "database", "ok", "keyholder", "ok"));
+}
+
+/* The provider named by the first path parameter, or an answer. */
+static int
+get_provider(struct http_req *r, const char *id, json_t **doc,
+    enum MHD_Result *answered)
+{
+	int	 rv, has_secret;
+
+	if (!provider_id_ok(id)) {
+		*answered = http_not_found(r, "no such provider");
+		return -1;
+	}
+	if ((rv = store_provider_get(r->b->db, id, doc, &has_secret)) != 0) {
+		*answered = api_store_error(r, rv, "no such provider");
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+route_providers(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	json_t		*all, *out, *v;
+	size_t		 i;
+	int		 rv;
+
+	if (auth_client(r, &a) == -1)
+		return a;
+	if ((rv = store_provider_list(r->b->db, &all)) != 0)
+		return api_store_error(r, rv, "");
+	out = json_array();
+	json_array_foreach(all, i, v)
+		json_array_append_new(out, provider_public_view(v));
+	json_decref(all);
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:o}", "providers", out));
+}
+
+static enum MHD_Result
+route_provider(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	json_t		*doc;
+
+	if (auth_client(r, &a) == -1 || get_provider(r, r->params[0], &doc,
+	    &a) == -1)
+		return a;
+	a = http_json(r, MHD_HTTP_OK, provider_public_view(doc));
+	json_decref(doc);
+	return a;
+}
+
+static enum MHD_Result
+route_provider_schema(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	json_t		*doc, *schema;
+
+	if (auth_client(r, &a) == -1 || get_provider(r, r->params[0], &doc,
+	    &a) == -1)
+		return a;
+	if ((schema = json_object_get(doc, "credentials")) == NULL) {
+		json_decref(doc);
+		return http_problem(r, MHD_HTTP_NOT_FOUND, "no-schema",
+		    "No capture schema", "this provider connects through "
+		    "OAuth consent, not a form");
+	}
+	a = http_json(r, MHD_HTTP_OK, json_incref(schema));
+	json_decref(doc);
+	return a;
+}
+
+static int
+owner_ok(const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] == 0x7f)
+			return 0;
+	return n > 0 && n <= OWNER_MAX;
+}
+
+/* A connection id for a capture that did not name one. */
+static void
+connection_new_id(const char *provider, char *id, size_t sz)
+{
+	unsigned char	 rnd[6];
+	size_t		 i, n;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	n = (size_t)snprintf(id, sz, "%s-", provider);
+	for (i = 0; i < sizeof(rnd) && n + 2 < sz; i++, n += 2)
+		snprintf(id + n, sz - n, "%02x", rnd[i]);
+}
+
+static enum MHD_Result
+invalid_request(struct http_req *r, const char *path, const char *reason)
+{
+	return http_problem_errors(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+	    "invalid-request", "Invalid request", "the request has an "
+	    "invalid field", json_pack("[{s:s, s:s}]", "path", path,
+	    "reason", reason));
+}
+
+/*
+ * Seal the captured values and store the connection, replacing one of the
+ * same id atomically.
+ */
+static enum MHD_Result
+capture_store(struct http_req *r, const char *conn, const char *prov,
+    const char *owner, const json_t *schema, const json_t *values)
+{
+	struct vault_ad	 ad;
+	uint8_t		 sealed[VAULT_SEALED_MAX];
+	size_t		 len;
+	json_t		*meta, *view;
+	int		 rv;
+
+	if (vault_ad_credential(&ad, conn) == -1)
+		return invalid_request(r, "$.connection", "not a usable id");
+	rv = vault_seal_json(r->b->vault, &ad, values, sealed, sizeof(sealed),
+	    &len);
+	if (rv != 0)
+		return rv == VAULT_EINVAL ? invalid_request(r,
+		    "$.credentials", "too large to store") :
+		    api_vault_error(r, rv);
+	meta = schema_public_values(schema, values);
+	rv = store_connection_upsert(r->b->db, conn, prov, owner, meta,
+	    sealed, len, vault_key_version(sealed, len), 0, &view);
+	json_decref(meta);
+	explicit_bzero(sealed, sizeof(sealed));
+	if (rv != 0)
+		return api_store_error(r, rv, "cannot store the connection");
+	access_log(r, conn, "capture", "ok");
+	return http_json(r, MHD_HTTP_CREATED, view);
+}
+
+/* POST /connections: schema-driven capture of non-OAuth credentials. */
+static enum MHD_Result
+route_capture(struct http_req *r)
+{
+	struct schema_errors	 errs;
+	enum MHD_Result		 a;
+	const char		*prov, *conn, *owner;
+	json_t			*doc, *schema, *values;
+	char			 idbuf[129];
+
+	prov = json_string_value(json_object_get(r->body, "provider"));
+	conn = json_string_value(json_object_get(r->body, "connection"));
+	owner = json_string_value(json_object_get(r->body, "owner"));
+	values = json_object_get(r->body, "credentials");
+	if (prov == NULL || !provider_id_ok(prov))
+		return invalid_request(r, "$.provider", "a provider id is "
+		    "required");
+	if (json_object_get(r->body, "connection") != NULL && (conn == NULL ||
+	    !payload_connection_ok(conn)))
+		return invalid_request(r, "$.connection", "1-128 of "
+		    "[A-Za-z0-9._-]");
+	if (owner == NULL || !owner_ok(owner))
+		return invalid_request(r, "$.owner", "an owner (1-128 "
+		    "printable characters) is required");
+	if (!json_is_object(values))
+		return invalid_request(r, "$.credentials", "an object of the "
+		    "values the provider's schema asks for is required");
+	if (json_object_size(r->body) > 4)
+		return invalid_request(r, "$", "unknown fields");
+	if (conn == NULL) {
+		connection_new_id(prov, idbuf, sizeof(idbuf));
+		conn = idbuf;
+	}
+	r->connection = conn;
+	if (auth_require(r, OP_CONNECTIONS_WRITE, conn, &a) == -1 ||
+	    get_provider(r, prov, &doc, &a) == -1)
+		return a;
+	if ((schema = json_object_get(doc, "credentials")) == NULL) {
+		json_decref(doc);
+		return invalid_request(r, "$.provider", "this provider "
+		    "connects through OAuth consent");
+	}
+	memset(&errs, 0, sizeof(errs));
+	if (schema_validate(schema, values, &errs) != 0) {
+		json_decref(doc);
+		return http_problem_errors(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		    "invalid-credentials", "Invalid credentials",
+		    "the values do not match the provider's schema",
+		    schema_errors_json(&errs));
+	}
+	a = capture_store(r, conn, prov, owner, schema, values);
+	json_decref(doc);
+	return a;
+}
+
+static int
+may_see(const struct client *c, const char *conn)
+{
+	return auth_allows(c, OP_TOKEN_READ, conn) ||
+	    auth_allows(c, OP_CONNECTIONS_WRITE, conn);
+}
+
+static enum MHD_Result
+route_connections(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	json_t		*all, *out, *v;
+	const char	*id;
+	size_t		 i;
+	int		 rv;
+
+	if (auth_client(r, &a) == -1)
+		return a;
+	if (!may_see(r->client, NULL))
+		return http_problem(r, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "Forbidden", "the client's scopes do not cover this "
+		    "request");
+	if ((rv = store_connection_list(r->b->db, &all)) != 0)
+		return api_store_error(r, rv, "");
+	out = json_array();
+	json_array_foreach(all, i, v) {
+		id = json_string_value(json_object_get(v, "connection"));
+		if (id != NULL && may_see(r->client, id))
+			json_array_append(out, v);
+	}
+	json_decref(all);
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:o}", "connections",
+	    out));
+}
+
+static enum MHD_Result
+route_connection(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	json_t		*view;
+	const char	*id = r->params[0];
+	int		 rv;
+
+	r->connection = id;
+	if (auth_client(r, &a) == -1)
+		return a;
+	if (!payload_connection_ok(id) || !may_see(r->client, id))
+		return http_problem(r, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "Forbidden", "the client's scopes do not cover this "
+		    "connection");
+	if ((rv = store_connection_get(r->b->db, id, &view, NULL, 0,
+	    NULL)) != 0)
+		return api_store_error(r, rv, "no such connection");
+	return http_json(r, MHD_HTTP_OK, view);
+}
+
+static enum MHD_Result
+route_connection_delete(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	const char	*id = r->params[0];
+	int		 rv;
+
+	r->connection = id;
+	if (auth_require(r, OP_CONNECTIONS_WRITE, id, &a) == -1)
+		return a;
+	if (!payload_connection_ok(id))
+		return http_not_found(r, "no such connection");
+	if ((rv = store_connection_delete(r->b->db, id)) != 0)
+		return api_store_error(r, rv, "no such connection");
+	access_log(r, id, "delete", "ok");
+	return http_empty(r, MHD_HTTP_NO_CONTENT);
+}
+
+/* Open a connection's values: metadata and secrets merged. */
+static int
+connection_values(struct http_req *r, const char *id, json_t **provider,
+    json_t **values, json_t **view, enum MHD_Result *answered)
+{
+	struct vault_ad	 ad;
+	uint8_t		 sealed[VAULT_SEALED_MAX];
+	size_t		 len;
+	json_t		*secrets;
+	const char	*prov;
+	int		 rv;
+
+	*provider = *values = *view = NULL;
+	if ((rv = store_connection_get(r->b->db, id, view, sealed,
+	    sizeof(sealed), &len)) != 0) {
+		*answered = api_store_error(r, rv, "no such connection");
+		return -1;
+	}
+	prov = json_string_value(json_object_get(*view, "provider"));
+	if (prov == NULL || get_provider(r, prov, provider, answered) == -1)
+		goto fail;
+	if (vault_ad_credential(&ad, id) == -1 ||
+	    (rv = vault_open_json(r->b->vault, &ad, sealed, len,
+	    &secrets)) != 0) {
+		access_log(r, id, "token", "does not open");
+		*answered = api_vault_error(r, VAULT_EOPEN);
+		goto fail;
+	}
+	*values = secrets;
+	return 0;
+fail:
+	json_decref(*view);
+	json_decref(*provider);
+	*view = *provider = NULL;
+	return -1;
+}
+
+/* GET /token/{c}: the generic credential payload of DESIGN §8. */
+static enum MHD_Result
+route_token(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	json_t		*provider, *values, *view, *out;
+	const char	*id = r->params[0], *exp;
+	char		 reason[256];
+
+	r->connection = id;
+	if (auth_require(r, OP_TOKEN_READ, id, &a) == -1)
+		return a;
+	if (!payload_connection_ok(id))
+		return http_not_found(r, "no such connection");
+	if (connection_values(r, id, &provider, &values, &view, &a) == -1)
+		return a;
+	exp = json_string_value(json_object_get(view, "expires_at"));
+	if (payload_build(provider, id, values, exp, &out, reason,
+	    sizeof(reason)) == -1) {
+		log_warnx("token %s: %s", id, reason);
+		access_log(r, id, "token", "unusable");
+		a = http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "unusable-credential", "Credential unusable", reason);
+	} else {
+		access_log(r, id, "token", "ok");
+		a = http_json(r, MHD_HTTP_OK, out);
+	}
+	json_decref(values);
+	json_decref(provider);
+	json_decref(view);
+	return a;
+}
+
+const struct http_route api_routes[] = {
+	{ "GET",	"/health",			0, route_health },
+	{ "GET",	"/ready",			0, route_ready },
+	{ "GET",	"/providers",			0, route_providers },
+	{ "GET",	"/providers/{}",		0, route_provider },
+	{ "GET",	"/providers/{}/schema",		0, route_provider_schema },
+	{ "POST",	"/connections",			HTTP_JSON, route_capture },
+	{ "GET",	"/connections",			0, route_connections },
+	{ "GET",	"/connections/{}",		0, route_connection },
+	{ "DELETE",	"/connections/{}",		0, route_connection_delete },
+	{ "GET",	"/token/{}",			0, route_token },
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

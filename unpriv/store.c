@@ -1,0 +1,862 @@
+/*
+ * store.c: the broker's queries (store.h).
+ *
+ * Every statement is in the table below, prepared once per connection;
+ * a function binds its parameters (text, or binary for bytea), runs one
+ * statement and reads the answer.  Views are built as JSON by the server
+ * (json_build_object), so each function only parses one text column.
+ * JSON and arrays go in as JSON text: no value is ever spliced into SQL.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "common/jsonmem.h"
+#include "common/log.h"
+#include "unpriv/db.h"
+#include "unpriv/store.h"
+
+/* pg_advisory_xact_lock key: "DROMOS" 0x0002 (0x0001 is migrate.h's). */
+#define KEYRING_LOCK_KEY	"4923084536131289090"
+
+/* What a connection looks like from outside: no secret in it. */
+#define CONN_VIEW \
+	"json_build_object('connection', id, 'provider', provider," \
+	" 'owner', owner, 'status', status," \
+	" 'created_at', rfc3339(created_at)," \
+	" 'updated_at', rfc3339(updated_at)," \
+	" 'expires_at', rfc3339(expires_at), 'metadata', metadata)"
+
+#define CLIENT_VIEW \
+	"json_build_object('id', id, 'name', name, 'scopes', scopes," \
+	" 'created_at', rfc3339(created_at)"
+
+enum stmt {
+	S_KEYRING_LOCK,
+	S_KEYRING_GET,
+	S_KEYRING_CREATE,
+	S_KEYRING_PUT,
+	S_PROVIDER_INSERT,
+	S_PROVIDER_UPDATE,
+	S_PROVIDER_GET,
+	S_PROVIDER_SECRET,
+	S_PROVIDER_LIST,
+	S_PROVIDER_DELETE,
+	S_CLIENT_INSERT,
+	S_CLIENT_BY_ID,
+	S_CLIENT_LIST,
+	S_CLIENT_REVOKE,
+	S_CONN_UPSERT,
+	S_CONN_GET,
+	S_CONN_LIST,
+	S_CONN_DELETE,
+	S_ACCESS_LOG,
+	S_COUNT
+};
+
+static const struct db_stmt stmts[S_COUNT] = {
+	[S_KEYRING_LOCK] = { "keyring_lock", 0,
+	    "SELECT pg_advisory_xact_lock(" KEYRING_LOCK_KEY ")" },
+	[S_KEYRING_GET] = { "keyring_get", 0,
+	    "SELECT blob, generation FROM keyring WHERE id = 1" },
+	[S_KEYRING_CREATE] = { "keyring_create", 1,
+	    "INSERT INTO keyring (id, blob) VALUES (1, $1::bytea)"
+	    " ON CONFLICT (id) DO NOTHING RETURNING generation" },
+	[S_KEYRING_PUT] = { "keyring_put", 2,
+	    "UPDATE keyring SET blob = $1::bytea,"
+	    " generation = generation + 1, updated_at = now()"
+	    " WHERE id = 1 AND generation = $2::bigint RETURNING generation" },
+
+	[S_PROVIDER_INSERT] = { "provider_insert", 4,
+	    "INSERT INTO providers (id, auth_mode, config, client_secret)"
+	    " VALUES ($1::text, $2::text, $3::jsonb, $4::bytea)" },
+	[S_PROVIDER_UPDATE] = { "provider_update", 4,
+	    "UPDATE providers SET auth_mode = $2::text, config = $3::jsonb,"
+	    " client_secret = coalesce($4::bytea, client_secret),"
+	    " updated_at = now() WHERE id = $1::text" },
+	[S_PROVIDER_GET] = { "provider_get", 1,
+	    "SELECT config::text, client_secret IS NOT NULL FROM providers"
+	    " WHERE id = $1::text" },
+	[S_PROVIDER_SECRET] = { "provider_secret", 1,
+	    "SELECT client_secret FROM providers WHERE id = $1::text" },
+	[S_PROVIDER_LIST] = { "provider_list", 0,
+	    "SELECT coalesce(jsonb_agg(config || jsonb_build_object("
+	    "'has_client_secret', client_secret IS NOT NULL) ORDER BY id),"
+	    " '[]')::text FROM providers" },
+	[S_PROVIDER_DELETE] = { "provider_delete", 1,
+	    "DELETE FROM providers WHERE id = $1::text" },
+
+	/* The scopes arrive as a JSON array and keep their order. */
+	[S_CLIENT_INSERT] = { "client_insert", 4,
+	    "INSERT INTO clients (id, name, token_hash, scopes)"
+	    " SELECT $1::text, $2::text, $3::bytea,"
+	    " coalesce(array_agg(s ORDER BY n), '{}')"
+	    " FROM jsonb_array_elements_text($4::jsonb)"
+	    " WITH ORDINALITY AS t(s, n)"
+	    " RETURNING " CLIENT_VIEW ")::text" },
+	[S_CLIENT_BY_ID] = { "client_by_id", 1,
+	    "SELECT token_hash, array_to_json(scopes)::text,"
+	    " revoked_at IS NOT NULL FROM clients WHERE id = $1::text" },
+	[S_CLIENT_LIST] = { "client_list", 0,
+	    "SELECT coalesce(json_agg(" CLIENT_VIEW ","
+	    " 'revoked_at', rfc3339(revoked_at)) ORDER BY name), '[]')::text"
+	    " FROM clients" },
+	[S_CLIENT_REVOKE] = { "client_revoke", 1,
+	    "UPDATE clients SET revoked_at = coalesce(revoked_at, now())"
+	    " WHERE name = $1::text" },
+
+	/* One statement, so a replacement is atomic. */
+	[S_CONN_UPSERT] = { "connection_upsert", 7,
+	    "INSERT INTO connections (id, provider, owner, metadata, secrets,"
+	    " key_version, expires_at) VALUES ($1::text, $2::text, $3::text,"
+	    " $4::jsonb, $5::bytea, $6::integer, to_timestamp($7::bigint))"
+	    " ON CONFLICT (id) DO UPDATE SET provider = excluded.provider,"
+	    " owner = excluded.owner, metadata = excluded.metadata,"
+	    " secrets = excluded.secrets, key_version = excluded.key_version,"
+	    " expires_at = excluded.expires_at, status = 'active',"
+	    " refresh_attempts = 0, last_error = NULL,"
+	    " last_refresh_at = NULL, needs_reauth = false,"
+	    " updated_at = now()"
+	    " RETURNING " CONN_VIEW "::text" },
+	[S_CONN_GET] = { "connection_get", 1,
+	    "SELECT " CONN_VIEW "::text, secrets FROM connections"
+	    " WHERE id = $1::text" },
+	[S_CONN_LIST] = { "connection_list", 0,
+	    "SELECT coalesce(json_agg(" CONN_VIEW " ORDER BY id), '[]')::text"
+	    " FROM connections" },
+	[S_CONN_DELETE] = { "connection_delete", 1,
+	    "DELETE FROM connections WHERE id = $1::text" },
+
+	[S_ACCESS_LOG] = { "access_log", 5,
+	    "INSERT INTO access_log (client, connection, operation, outcome,"
+	    " request_id) VALUES ($1::text, $2::text, $3::text, $4::text,"
+	    " $5::text)" },
+};
+
+struct store_tx {
+	struct db_pool	*pool;
+	struct db_conn	*c;
+};
+
+/* The parameters of one statement, and what they own. */
+struct q {
+	struct db_params p;
+	char		 num[DB_PARAMS_MAX][24];
+	char		*own[DB_PARAMS_MAX];
+	int		 bad;		/* a parameter did not encode */
+};
+
+static void
+q_init(struct q *q)
+{
+	memset(q, 0, sizeof(*q));
+}
+
+static void
+q_free(struct q *q)
+{
+	int	 i;
+
+	for (i = 0; i < DB_PARAMS_MAX; i++) {
+		jsonmem_strfree(q->own[i]);
+		q->own[i] = NULL;
+	}
+}
+
+static int
+q_add(struct q *q, const char *v, size_t len, int fmt)
+{
+	int	 i = q->p.n;
+
+	if (i >= DB_PARAMS_MAX || len > INT_MAX) {
+		q->bad = 1;
+		return -1;
+	}
+	q->p.values[i] = v;
+	q->p.lengths[i] = (int)len;
+	q->p.formats[i] = fmt;
+	q->p.n++;
+	return i;
+}
+
+/* Text; NULL is SQL NULL. */
+static void
+q_text(struct q *q, const char *s)
+{
+	(void)q_add(q, s, 0, 0);
+}
+
+/* bytea, sent as binary; NULL is SQL NULL. */
+static void
+q_bytes(struct q *q, const uint8_t *b, size_t len)
+{
+	(void)q_add(q, b != NULL ? (const char *)b : NULL,
+	    b != NULL ? len : 0, 1);
+}
+
+static void
+q_int(struct q *q, long long v)
+{
+	int	 i;
+
+	if ((i = q_add(q, NULL, 0, 0)) == -1)
+		return;
+	snprintf(q->num[i], sizeof(q->num[i]), "%lld", v);
+	q->p.values[i] = q->num[i];
+}
+
+/* JSON text, owned by q; a NULL or unencodable value is an error. */
+static void
+q_json(struct q *q, const json_t *j)
+{
+	char	*s;
+	int	 i;
+
+	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL) {
+		q->bad = 1;
+		return;
+	}
+	if ((i = q_add(q, s, 0, 0)) == -1) {
+		jsonmem_strfree(s);
+		return;
+	}
+	q->own[i] = s;
+}
+
+const char *
+store_strerror(int e)
+{
+	switch (e) {
+	case STORE_OK:
+		return "done";
+	case STORE_NOTFOUND:
+		return "not found";
+	case STORE_EXISTS:
+		return "exists already";
+	case STORE_CONFLICT:
+		return "conflict";
+	case STORE_INVALID:
+		return "refused by the schema";
+	case STORE_UNAVAIL:
+		return "database unavailable";
+	default:
+		return "database error";
+	}
+}
+
+static int
+from_db(int rv)
+{
+	switch (rv) {
+	case DB_OK:
+		return STORE_OK;
+	case DB_EUNAVAIL:
+		return STORE_UNAVAIL;
+	default:
+		return STORE_ERR;
+	}
+}
+
+/* What a refusal by the server means to the caller. */
+static int
+from_sqlstate(enum stmt s, const char *state)
+{
+	if (strcmp(state, "23505") == 0)	/* unique_violation */
+		return STORE_EXISTS;
+	if (strcmp(state, "23503") == 0)	/* foreign_key_violation */
+		return STORE_CONFLICT;
+	if (strcmp(state, "23514") == 0 ||	/* check_violation */
+	    strcmp(state, "23502") == 0 ||	/* not_null_violation */
+	    strncmp(state, "22", 2) == 0)	/* data exception */
+		return STORE_INVALID;
+	log_warnx("database: %s: SQLSTATE %s", stmts[s].name, state);
+	return STORE_ERR;
+}
+
+/* Run s with q's parameters on c; frees q's values.  *res on success. */
+static int
+exec_conn(struct db_conn *c, enum stmt s, struct q *q, PGresult **res)
+{
+	char	 state[6];
+	int	 rv;
+
+	*res = NULL;
+	if (q->bad) {
+		log_warnx("database: %s: a parameter does not encode",
+		    stmts[s].name);
+		rv = STORE_ERR;
+	} else if ((rv = db_exec(c, s, &q->p, res, state)) == DB_ESQL)
+		rv = from_sqlstate(s, state);
+	else
+		rv = from_db(rv);
+	q_free(q);
+	return rv;
+}
+
+/* The same on a connection of the pool for this one statement. */
+static int
+exec_pool(struct db_pool *p, enum stmt s, struct q *q, PGresult **res)
+{
+	struct db_conn	*c;
+	int		 rv;
+
+	if ((c = db_acquire(p, 0)) == NULL) {
+		q_free(q);
+		*res = NULL;
+		return STORE_UNAVAIL;
+	}
+	rv = exec_conn(c, s, q, res);
+	db_release(p, c);
+	return rv;
+}
+
+/* A command's rows: NOTFOUND when it touched none. */
+static int
+touched(PGresult *r)
+{
+	const char	*s = PQcmdTuples(r);
+	int		 none = s[0] == '\0' || strcmp(s, "0") == 0;
+
+	PQclear(r);
+	return none ? STORE_NOTFOUND : STORE_OK;
+}
+
+static int
+col_json(const PGresult *r, int row, int col, json_t **out)
+{
+	json_error_t	 err;
+
+	*out = NULL;
+	if (PQgetisnull(r, row, col) || (*out = json_loadb(PQgetvalue(r, row,
+	    col), (size_t)PQgetlength(r, row, col), 0, &err)) == NULL) {
+		log_warnx("database: a JSON result does not parse");
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+static int
+col_bool(const PGresult *r, int row, int col)
+{
+	return strcmp(PQgetvalue(r, row, col), "t") == 0;
+}
+
+static int
+col_int64(const PGresult *r, int row, int col, int64_t *v)
+{
+	const char	*s = PQgetvalue(r, row, col);
+	char		*end;
+	long long	 n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (PQgetisnull(r, row, col) || errno != 0 || *s == '\0' ||
+	    *end != '\0') {
+		log_warnx("database: an integer result does not parse");
+		return STORE_ERR;
+	}
+	*v = n;
+	return STORE_OK;
+}
+
+/* A bytea column into buf; NULL gives length 0. */
+static int
+col_bytes(const PGresult *r, int row, int col, uint8_t *buf, size_t sz,
+    size_t *len)
+{
+	*len = 0;
+	if (PQgetisnull(r, row, col))
+		return STORE_OK;
+	if (db_bytea(r, row, col, buf, sz, len) == -1) {
+		log_warnx("database: a bytea result is malformed or too long");
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+/* Exactly one row, or NOTFOUND (and r is freed). */
+static int
+one_row(PGresult *r)
+{
+	if (PQntuples(r) == 1)
+		return STORE_OK;
+	PQclear(r);
+	return STORE_NOTFOUND;
+}
+
+struct db_pool *
+store_pool_new(const char *conninfo, unsigned int n)
+{
+	return db_pool_new(conninfo, n, stmts, S_COUNT);
+}
+
+int
+store_tx_begin(struct db_pool *p, struct store_tx **txp)
+{
+	struct store_tx	*tx;
+	int		 rv;
+
+	*txp = NULL;
+	if ((tx = calloc(1, sizeof(*tx))) == NULL)
+		return STORE_ERR;
+	tx->pool = p;
+	if ((tx->c = db_acquire(p, 0)) == NULL) {
+		free(tx);
+		return STORE_UNAVAIL;
+	}
+	if ((rv = db_begin(tx->c)) != DB_OK) {
+		db_release(p, tx->c);
+		free(tx);
+		return from_db(rv);
+	}
+	*txp = tx;
+	return STORE_OK;
+}
+
+int
+store_tx_commit(struct store_tx *tx)
+{
+	int	 rv;
+
+	rv = from_db(db_commit(tx->c));
+	db_release(tx->pool, tx->c);
+	free(tx);
+	return rv;
+}
+
+void
+store_tx_rollback(struct store_tx *tx)
+{
+	if (tx == NULL)
+		return;
+	db_rollback(tx->c);
+	db_release(tx->pool, tx->c);
+	free(tx);
+}
+
+/* Keyring. */
+
+static int
+keyring_read(struct db_conn *c, uint8_t *blob, size_t sz, size_t *len,
+    int64_t *gen)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*len = 0;
+	*gen = 0;
+	q_init(&q);
+	if ((rv = exec_conn(c, S_KEYRING_GET, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	if ((rv = col_bytes(r, 0, 0, blob, sz, len)) == STORE_OK)
+		rv = col_int64(r, 0, 1, gen);
+	PQclear(r);
+	return rv;
+}
+
+static int
+keyring_write(struct db_conn *c, const uint8_t *blob, size_t len,
+    int64_t expect, int64_t *gen)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*gen = 0;
+	q_init(&q);
+	q_bytes(&q, blob, len);
+	if (expect != 0)
+		q_int(&q, expect);
+	rv = exec_conn(c, expect == 0 ? S_KEYRING_CREATE : S_KEYRING_PUT, &q,
+	    &r);
+	if (rv != STORE_OK)
+		return rv;
+	/* No row: someone else's keyring is there, or has moved on. */
+	if (one_row(r) != STORE_OK)
+		return expect == 0 ? STORE_EXISTS : STORE_CONFLICT;
+	rv = col_int64(r, 0, 0, gen);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_keyring_get(struct db_pool *p, uint8_t *blob, size_t sz, size_t *len,
+    int64_t *gen)
+{
+	struct db_conn	*c;
+	int		 rv;
+
+	*len = 0;
+	*gen = 0;
+	if ((c = db_acquire(p, 0)) == NULL)
+		return STORE_UNAVAIL;
+	rv = keyring_read(c, blob, sz, len, gen);
+	db_release(p, c);
+	return rv;
+}
+
+int
+store_keyring_put(struct db_pool *p, const uint8_t *blob, size_t len,
+    int64_t expect, int64_t *gen)
+{
+	struct db_conn	*c;
+	int		 rv;
+
+	*gen = 0;
+	if ((c = db_acquire(p, 0)) == NULL)
+		return STORE_UNAVAIL;
+	rv = keyring_write(c, blob, len, expect, gen);
+	db_release(p, c);
+	return rv;
+}
+
+int
+store_keyring_lock(struct store_tx *tx)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	if ((rv = exec_conn(tx->c, S_KEYRING_LOCK, &q, &r)) == STORE_OK)
+		PQclear(r);
+	return rv;
+}
+
+int
+store_keyring_read(struct store_tx *tx, uint8_t *blob, size_t sz,
+    size_t *len, int64_t *gen)
+{
+	return keyring_read(tx->c, blob, sz, len, gen);
+}
+
+int
+store_keyring_create(struct store_tx *tx, const uint8_t *blob, size_t len,
+    int64_t *gen)
+{
+	return keyring_write(tx->c, blob, len, 0, gen);
+}
+
+/* Providers. */
+
+static int
+provider_write(struct db_pool *p, enum stmt s, const char *id,
+    const char *auth_mode, const json_t *config, const uint8_t *sealed,
+    size_t sealedlen)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, id);
+	q_text(&q, auth_mode);
+	q_json(&q, config);
+	q_bytes(&q, sealed, sealedlen);
+	if ((rv = exec_pool(p, s, &q, &r)) != STORE_OK)
+		return rv;
+	return touched(r);
+}
+
+int
+store_provider_insert(struct db_pool *p, const char *id,
+    const char *auth_mode, const json_t *config, const uint8_t *sealed,
+    size_t sealedlen)
+{
+	return provider_write(p, S_PROVIDER_INSERT, id, auth_mode, config,
+	    sealed, sealedlen);
+}
+
+int
+store_provider_update(struct db_pool *p, const char *id,
+    const char *auth_mode, const json_t *config, const uint8_t *sealed,
+    size_t sealedlen)
+{
+	return provider_write(p, S_PROVIDER_UPDATE, id, auth_mode, config,
+	    sealed, sealedlen);
+}
+
+int
+store_provider_get(struct db_pool *p, const char *id, json_t **config,
+    int *has_secret)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*config = NULL;
+	*has_secret = 0;
+	q_init(&q);
+	q_text(&q, id);
+	if ((rv = exec_pool(p, S_PROVIDER_GET, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	if ((rv = col_json(r, 0, 0, config)) == STORE_OK)
+		*has_secret = col_bool(r, 0, 1);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_provider_secret(struct db_pool *p, const char *id, uint8_t *sealed,
+    size_t sz, size_t *len)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*len = 0;
+	q_init(&q);
+	q_text(&q, id);
+	if ((rv = exec_pool(p, S_PROVIDER_SECRET, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	rv = col_bytes(r, 0, 0, sealed, sz, len);
+	PQclear(r);
+	return rv;
+}
+
+/* A statement without parameters whose one row is one JSON value. */
+static int
+json_query(struct db_pool *p, enum stmt s, json_t **out)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*out = NULL;
+	q_init(&q);
+	if ((rv = exec_pool(p, s, &q, &r)) != STORE_OK)
+		return rv;
+	if ((rv = one_row(r)) != STORE_OK)
+		return STORE_ERR;	/* an aggregate always has a row */
+	rv = col_json(r, 0, 0, out);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_provider_list(struct db_pool *p, json_t **configs)
+{
+	return json_query(p, S_PROVIDER_LIST, configs);
+}
+
+/* A statement of one text parameter that must touch a row. */
+static int
+by_key(struct db_pool *p, enum stmt s, const char *key)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, key);
+	if ((rv = exec_pool(p, s, &q, &r)) != STORE_OK)
+		return rv;
+	return touched(r);
+}
+
+int
+store_provider_delete(struct db_pool *p, const char *id)
+{
+	return by_key(p, S_PROVIDER_DELETE, id);
+}
+
+/* Clients. */
+
+static json_t *
+string_array(const char *const *v, size_t n)
+{
+	json_t	*a, *s;
+	size_t	 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((s = json_string(v[i])) == NULL ||
+		    json_array_append_new(a, s) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+int
+store_client_insert(struct db_pool *p, const char *id, const char *name,
+    const uint8_t hash[STORE_HASH_LEN], const char *const *scopes,
+    size_t nscopes, json_t **view)
+{
+	struct q	 q;
+	PGresult	*r;
+	json_t		*a;
+	int		 rv;
+
+	if (view != NULL)
+		*view = NULL;
+	a = string_array(scopes, nscopes);
+	q_init(&q);
+	q_text(&q, id);
+	q_text(&q, name);
+	q_bytes(&q, hash, STORE_HASH_LEN);
+	q_json(&q, a);
+	json_decref(a);
+	if ((rv = exec_pool(p, S_CLIENT_INSERT, &q, &r)) != STORE_OK)
+		return rv;
+	if ((rv = one_row(r)) != STORE_OK)
+		return STORE_ERR;
+	if (view != NULL)
+		rv = col_json(r, 0, 0, view);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_client_by_id(struct db_pool *p, const char *id,
+    uint8_t hash[STORE_HASH_LEN], json_t **scopes, int *revoked)
+{
+	struct q	 q;
+	PGresult	*r;
+	size_t		 len;
+	int		 rv;
+
+	memset(hash, 0, STORE_HASH_LEN);
+	*scopes = NULL;
+	*revoked = 0;
+	q_init(&q);
+	q_text(&q, id);
+	if ((rv = exec_pool(p, S_CLIENT_BY_ID, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	if ((rv = col_bytes(r, 0, 0, hash, STORE_HASH_LEN, &len)) ==
+	    STORE_OK && len != STORE_HASH_LEN) {
+		log_warnx("database: client %s: bad token hash", id);
+		rv = STORE_ERR;
+	}
+	if (rv == STORE_OK && (rv = col_json(r, 0, 1, scopes)) == STORE_OK)
+		*revoked = col_bool(r, 0, 2);
+	PQclear(r);
+	if (rv != STORE_OK)
+		memset(hash, 0, STORE_HASH_LEN);
+	return rv;
+}
+
+int
+store_client_list(struct db_pool *p, json_t **clients)
+{
+	return json_query(p, S_CLIENT_LIST, clients);
+}
+
+int
+store_client_revoke(struct db_pool *p, const char *name)
+{
+	return by_key(p, S_CLIENT_REVOKE, name);
+}
+
+/* Connections. */
+
+int
+store_connection_upsert(struct db_pool *p, const char *id,
+    const char *provider, const char *owner, const json_t *metadata,
+    const uint8_t *sealed, size_t sealedlen, uint32_t key_version,
+    time_t expires_at, json_t **view)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	if (view != NULL)
+		*view = NULL;
+	q_init(&q);
+	q_text(&q, id);
+	q_text(&q, provider);
+	q_text(&q, owner);
+	if (metadata != NULL)
+		q_json(&q, metadata);
+	else
+		q_text(&q, "{}");
+	q_bytes(&q, sealed, sealedlen);
+	if (sealed != NULL)
+		q_int(&q, key_version);
+	else
+		q_text(&q, NULL);
+	if (expires_at != 0)
+		q_int(&q, (long long)expires_at);
+	else
+		q_text(&q, NULL);
+	if ((rv = exec_pool(p, S_CONN_UPSERT, &q, &r)) != STORE_OK)
+		return rv;
+	if ((rv = one_row(r)) != STORE_OK)
+		return STORE_ERR;
+	if (view != NULL)
+		rv = col_json(r, 0, 0, view);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_connection_get(struct db_pool *p, const char *id, json_t **view,
+    uint8_t *sealed, size_t sz, size_t *len)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	if (view != NULL)
+		*view = NULL;
+	if (len != NULL)
+		*len = 0;
+	q_init(&q);
+	q_text(&q, id);
+	if ((rv = exec_pool(p, S_CONN_GET, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	if (sealed != NULL && len != NULL)
+		rv = col_bytes(r, 0, 1, sealed, sz, len);
+	if (rv == STORE_OK && view != NULL)
+		rv = col_json(r, 0, 0, view);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_connection_list(struct db_pool *p, json_t **views)
+{
+	return json_query(p, S_CONN_LIST, views);
+}
+
+int
+store_connection_delete(struct db_pool *p, const char *id)
+{
+	return by_key(p, S_CONN_DELETE, id);
+}
+
+int
+store_access_log(struct db_pool *p, const char *client,
+    const char *connection, const char *operation, const char *outcome,
+    const char *request_id)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	if (operation == NULL || outcome == NULL)
+		return STORE_INVALID;
+	q_init(&q);
+	q_text(&q, client);
+	q_text(&q, connection);
+	q_text(&q, operation);
+	q_text(&q, outcome);
+	q_text(&q, request_id);
+	if ((rv = exec_pool(p, S_ACCESS_LOG, &q, &r)) == STORE_OK)
+		PQclear(r);
+	return rv;
+}
