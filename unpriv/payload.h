@@ -88,9 +88,10 @@ int	 payload_connection_ok(const char *s);
  * names fields and properties, never values.
  *
  * The values are secrets.  Each field is assembled in a buffer that is
- * wiped before it is freed; jansson then holds its own copy, which it
- * frees without wiping: the caller should install zeroising allocators
- * with json_set_alloc_funcs (broker-wide) and json_decref *out promptly.
+ * wiped before it is freed; jansson then holds its own copy (json_stringn
+ * copies), which only a wiping allocator clears: the broker installs one
+ * (common/jsonmem.h) before it parses anything.  json_decref *out
+ * promptly.
  */
 int	 payload_build(const json_t *provider, const char *connection,
 	    const json_t *values, const char *expires_at, json_t **out,

@@ -423,9 +423,14 @@ rep_bound(const char *p, size_t len, size_t *j)
 	return *j == start ? -1 : v;
 }
 
-/* {m}, {m,} or {m,n} at p[i]; the index after it, or 0 with *why set. */
+/*
+ * {m}, {m,} or {m,n} at p[i]: the index after it and in *copies how many
+ * copies of its operand regcomp makes (n, or m + 1 when unbounded); or 0
+ * with *why set.
+ */
 static size_t
-rep_counted(const char *p, size_t len, size_t i, const char **why)
+rep_counted(const char *p, size_t len, size_t i, int *copies,
+    const char **why)
 {
 	size_t	 j = i + 1;
 	int	 m, n;
@@ -435,7 +440,7 @@ rep_counted(const char *p, size_t len, size_t i, const char **why)
 	n = m;
 	if (j < len && p[j] == ',') {
 		j++;
-		n = (j < len && is_digit(p[j])) ? rep_bound(p, len, &j) : m;
+		n = (j < len && is_digit(p[j])) ? rep_bound(p, len, &j) : -1;
 	}
 	if (j == len || p[j] != '}')
 		goto bad;
@@ -443,10 +448,11 @@ rep_counted(const char *p, size_t len, size_t i, const char **why)
 		*why = "repeats more than 255 times";
 		return 0;
 	}
-	if (n < m) {
+	if (n >= 0 && n < m) {
 		*why = "has a repetition {m,n} with n < m";
 		return 0;
 	}
+	*copies = n < 0 ? m + 1 : n;
 	return j + 1;
  bad:
 	*why = "has a { that is not a repetition {m}, {m,} or {m,n}";
@@ -484,19 +490,25 @@ bracket(const char *p, size_t len, size_t i, const char **why)
 }
 
 /*
- * The dialect check of schema.h.  atom: there is something before a
- * quantifier to repeat; counted: that something holds a {m,n}; inner[d]:
- * open group d holds one.
+ * The dialect check of schema.h, and an estimate of the size of what
+ * regcomp builds: glibc copies the operand of X+ once and of X{m,n} n
+ * times, so nested repetitions multiply (the fuzzer found a 300-byte
+ * pattern that took seconds and gigabytes to compile).  seq[d] is the
+ * size of the branch being read in group d, alt[d] that of its earlier
+ * branches, last the size of the atom a quantifier would repeat (0: there
+ * is none, for a quantifier may not follow another).
  */
 static int
 pattern_dialect(const char *p, size_t len, const char **why)
 {
 	static const char	 escapable[] = ".[]()|*+?{}^$\\";
-	int			 inner[SCHEMA_MAX_PATTERN + 1];
-	size_t			 i = 0, depth = 0;
-	int			 atom = 0, counted = 0;
+	unsigned long		 seq[SCHEMA_MAX_PATTERN + 1];
+	unsigned long		 alt[SCHEMA_MAX_PATTERN + 1];
+	unsigned long		 last = 0, grown;
+	size_t			 i = 0, d = 0;
+	int			 copies;
 
-	inner[0] = 0;
+	seq[0] = alt[0] = 0;
 	while (i < len) {
 		switch (p[i]) {
 		case '\\':
@@ -505,33 +517,34 @@ pattern_dialect(const char *p, size_t len, const char **why)
 				    ". [ ] ( ) | * + ? { } ^ $ or backslash";
 				return -1;
 			}
-			atom = 1;
-			counted = 0;
 			i += 2;
-			continue;
+			seq[d] += last = 1;
+			break;
 		case '[':
 			if ((i = bracket(p, len, i, why)) == 0)
 				return -1;
-			atom = 1;
-			counted = 0;
-			continue;
+			seq[d] += last = 1;
+			break;
 		case '(':
-			inner[++depth] = 0;
-			atom = counted = 0;
+			i++;
+			d++;
+			seq[d] = alt[d] = 0;
+			last = 0;
 			break;
 		case ')':
-			if (depth == 0) {
+			if (d == 0) {
 				*why = "has an unbalanced )";
 				return -1;
 			}
-			counted = inner[depth--];
-			inner[depth] |= counted;
-			atom = 1;
+			i++;
+			last = alt[d] + seq[d] + 1;
+			d--;
+			seq[d] += last;
 			break;
 		case '|':
-		case '^':
-		case '$':
-			atom = counted = 0;
+			i++;
+			alt[d] += seq[d] + 1;
+			seq[d] = last = 0;
 			break;
 		case '}':
 			*why = "has a } outside a repetition";
@@ -540,28 +553,34 @@ pattern_dialect(const char *p, size_t len, const char **why)
 		case '+':
 		case '?':
 		case '{':
-			if (!atom) {
-				*why = "has a quantifier with nothing to repeat";
+			if (last == 0) {
+				*why = "has a quantifier with nothing (or "
+				    "another quantifier) before it";
 				return -1;
 			}
-			if (p[i] != '{')
-				break;
-			if (counted) {
-				*why = "nests counted repetitions";
-				return -1;
+			if (p[i] == '{') {
+				if ((i = rep_counted(p, len, i, &copies,
+				    why)) == 0)
+					return -1;
+				grown = last * (unsigned long)copies + 1;
+			} else {
+				grown = last * (p[i] == '+' ? 2 : 1) + 1;
+				i++;
 			}
-			if ((i = rep_counted(p, len, i, why)) == 0)
-				return -1;
-			counted = inner[depth] = 1;
-			continue;
+			seq[d] = seq[d] - last + grown;
+			last = 0;
+			break;
 		default:
-			atom = 1;
-			counted = 0;
+			i++;
+			seq[d] += last = 1;
 			break;
 		}
-		i++;
+		if (alt[d] + seq[d] > SCHEMA_PATTERN_COST) {
+			*why = "is too complex (its repetitions multiply)";
+			return -1;
+		}
 	}
-	if (depth != 0) {
+	if (d != 0) {
 		*why = "has an unbalanced (";
 		return -1;
 	}
@@ -1095,6 +1114,13 @@ validate_string(const struct prop *p, const char *s, size_t len,
 	size_t	 cps = schema_utf8_len(s, len);
 	regex_t	 re;
 	int	 rc;
+
+	/* Whatever the schema says: this also bounds regexec's work. */
+	if (cps > SCHEMA_MAX_LENGTH) {
+		add_error(errs, path, "must be at most %d characters long",
+		    SCHEMA_MAX_LENGTH);
+		return;
+	}
 
 	if (p->minlen != NULL &&
 	    cps < (size_t)json_integer_value(p->minlen))

@@ -28,8 +28,11 @@
  * browser (ECMA-262) and to a reader, schema_check accepts only the common
  * subset of the two dialects: ASCII, no backslash before a letter or
  * digit (\d is a "d" to POSIX), none inside a bracket expression, no
- * [:class:], and counted repetition {m,n} with bounds <= 255, not nested
- * (regcomp expands it, so nesting multiplies memory).
+ * [:class:], no quantifier right after another (ECMA-262 reads *? as lazy,
+ * POSIX as a repetition of a repetition), bounds of {m,n} <= 255, and no
+ * more than SCHEMA_PATTERN_COST atoms once regcomp has expanded the
+ * repetitions (it copies X once for X+ and n times for X{m,n}, so nested
+ * repetitions multiply its time and memory).
  *
  * Patterns are compiled on each call: nothing is shared between the
  * broker's threads and captures are rare enough that the cost (tens of
@@ -51,6 +54,7 @@
 #define SCHEMA_MAX_NAME		64	/* bytes in a property name */
 #define SCHEMA_MAX_PATTERN	256	/* bytes in a pattern */
 #define SCHEMA_MAX_REPEAT	255	/* bound of a {m,n} in a pattern */
+#define SCHEMA_PATTERN_COST	1024	/* atoms of a pattern, expanded */
 #define SCHEMA_MAX_LENGTH	8192	/* largest minLength/maxLength */
 #define SCHEMA_MAX_ENUM		64	/* values in one enum */
 #define SCHEMA_MAX_TITLE	128	/* code points in a title */
@@ -84,7 +88,8 @@ int	 schema_check(const json_t *schema, char *path, size_t pathsz,
  * that passed schema_check.  0 if valid; otherwise -1 with every error
  * (up to SCHEMA_MAX_ERRORS) in *errs, paths like "$.api_key".  A schema
  * that is not well formed gives one error at "$" rather than a crash.
- * Strings are measured in code points; a string holding a NUL is refused.
+ * Strings are measured in code points; a string holding a NUL, or longer
+ * than SCHEMA_MAX_LENGTH whatever maxLength says, is refused.
  */
 int	 schema_validate(const json_t *schema, const json_t *value,
 	    struct schema_errors *errs);

@@ -824,6 +824,8 @@ store_connection_get(struct db_pool *p, const char *id, json_t **view,
 	if (rv == STORE_OK && view != NULL)
 		rv = col_json(r, 0, 0, view);
 	PQclear(r);
+	if (rv != STORE_OK && len != NULL)
+		*len = 0;
 	return rv;
 }
 

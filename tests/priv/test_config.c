@@ -281,9 +281,12 @@ static const struct errcase errcases[] = {
 	{ "root key tpm \"/t\" pcrs \"md5:0\"\n",
 	  NAME ":1: \"root key tpm pcrs\": invalid PCR selection "
 	  "\"md5:0\" (want e.g. sha256:0,7)" },
-	{ "root key tpm \"/t\" pcrs \"sha1:7,7\"\n",
+	{ "root key tpm \"/t\" pcrs \"sha256:7,7\"\n",
 	  NAME ":1: \"root key tpm pcrs\": invalid PCR selection "
-	  "\"sha1:7,7\" (want e.g. sha256:0,7)" },
+	  "\"sha256:7,7\" (want e.g. sha256:0,7)" },
+	{ "root key tpm \"/t\" pcrs \"sha1:7\"\n",
+	  NAME ":1: \"root key tpm pcrs\": invalid PCR selection "
+	  "\"sha1:7\" (want e.g. sha256:0,7)" },
 	{ "metrics listen \"localhost\"\n",
 	  NAME ":1: \"metrics listen\": expected host:port, got \"localhost\"" },
 	{ "metrics listen \"::1:9101\"\n",
@@ -372,7 +375,7 @@ test_prefixes(void **state)
 {
 	static const char	 text[] =
 	    "a = \"/x\"\nlisten $a\nadmin socket \"/b\" group g\n"
-	    "root key tpm \"/t\" tcti \"x\" pcrs \"sha1:1,2\"\n"
+	    "root key tpm \"/t\" tcti \"x\" pcrs \"sha256:1,2\"\n"
 	    "database \"d\\\"\\\\\"\naudit log /l\n"
 	    "keyring \\\n rotate after 5 seals\n";
 	struct dromos_conf	 cf;

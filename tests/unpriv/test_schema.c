@@ -60,6 +60,9 @@ static const char *const valid_schemas[] = {
 	    "\"pattern\":\"[^a-]|[.]\"}}}",
 	"{\"type\":\"object\",\"properties\":{\"p\":{\"type\":\"string\","
 	    "\"pattern\":\"x\",\"default\":\"axb\"}}}",
+	/* Repetitions that stay small once expanded. */
+	"{\"type\":\"object\",\"properties\":{\"p\":{\"type\":\"string\","
+	    "\"pattern\":\"^(a{2}){3}([0-9a-f]{8}-){4}[a-z]{255}(x|y)+$\"}}}",
 	/* An integral real is an integer; 1 and 1.5 are distinct. */
 	"{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\","
 	    "\"enum\":[1,2.0]},\"m\":{\"type\":\"number\",\"enum\":[1,1.5]}}}",
@@ -125,10 +128,18 @@ static const struct bad_schema bad_schemas[] = {
 	{ S("\"pattern\":\"[^]a]\""), "$.properties.a.pattern", "with ]" },
 	{ S("\"pattern\":\"[abc\""), "$.properties.a.pattern",
 	    "unterminated" },
-	{ S("\"pattern\":\"(a{2}){3}\""), "$.properties.a.pattern", "nests" },
+	{ S("\"pattern\":\"(a{255}b){255}\""), "$.properties.a.pattern",
+	    "too complex" },
+	{ S("\"pattern\":\"(((((((((((a+)+)+)+)+)+)+)+)+)+)+)+\""),
+	    "$.properties.a.pattern", "too complex" },
 	{ S("\"pattern\":\"((a{2})b)+{3}\""), "$.properties.a.pattern",
-	    "nests" },
-	{ S("\"pattern\":\"a{2}{3}\""), "$.properties.a.pattern", "nests" },
+	    "another quantifier" },
+	{ S("\"pattern\":\"a{2}{3}\""), "$.properties.a.pattern",
+	    "another quantifier" },
+	{ S("\"pattern\":\"a**\""), "$.properties.a.pattern",
+	    "another quantifier" },
+	{ S("\"pattern\":\"a*?\""), "$.properties.a.pattern",
+	    "another quantifier" },
 	{ S("\"pattern\":\"a{256}\""), "$.properties.a.pattern", "255" },
 	{ S("\"pattern\":\"a{1,99999999999}\""), "$.properties.a.pattern",
 	    "255" },
@@ -493,6 +504,35 @@ test_capture_nul(void **state)
 	json_decref(s);
 }
 
+/* No captured string is longer than SCHEMA_MAX_LENGTH characters. */
+static void
+test_capture_length(void **state)
+{
+	struct schema_errors	 errs;
+	json_t			*s, *v;
+	char			*big;
+
+	(void)state;
+	s = load(S("\"pattern\":\"^a+$\""));
+	big = malloc(SCHEMA_MAX_LENGTH + 2);
+	assert_non_null(big);
+	memset(big, 'a', SCHEMA_MAX_LENGTH + 1);
+	big[SCHEMA_MAX_LENGTH] = '\0';
+	v = json_pack("{s:s}", "a", big);
+	assert_int_equal(schema_validate(s, v, &errs), 0);
+	json_decref(v);
+	big[SCHEMA_MAX_LENGTH] = 'a';
+	big[SCHEMA_MAX_LENGTH + 1] = '\0';
+	v = json_pack("{s:s}", "a", big);
+	assert_int_equal(schema_validate(s, v, &errs), -1);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.e[0].path, "$.a");
+	assert_non_null(strstr(errs.e[0].reason, "at most 8192"));
+	json_decref(v);
+	free(big);
+	json_decref(s);
+}
+
 /* More errors than fit: the first ones, and a flag. */
 static void
 test_capture_cap(void **state)
@@ -723,6 +763,7 @@ run_schema_tests(void)
 		cmocka_unit_test(test_valid_captures),
 		cmocka_unit_test(test_bad_captures),
 		cmocka_unit_test(test_capture_nul),
+		cmocka_unit_test(test_capture_length),
 		cmocka_unit_test(test_capture_cap),
 		cmocka_unit_test(test_capture_bad_schema),
 		cmocka_unit_test(test_secret_and_public),
