@@ -53,6 +53,15 @@ class PgCluster:
             f"{PG_BIN}/initdb", "-D", self.data, "-U", self.user,
             "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]),
             check=True, stdout=subprocess.DEVNULL)
+        self.start_server()
+
+    def stop_server(self):
+        """Stop the server only (the cluster stays, for a restart)."""
+        subprocess.run(_as_pg_user([
+            f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"]),
+            check=True, stdout=subprocess.DEVNULL)
+
+    def start_server(self):
         opts = (f"-c listen_addresses='' -c unix_socket_directories={self.sock} "
                 "-c fsync=off -c full_page_writes=off -c unix_socket_permissions=0777")
         subprocess.run(_as_pg_user([
