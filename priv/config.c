@@ -26,7 +26,7 @@
 #define PCR_MAX		23
 
 static conf_handler kw_socket, kw_admin_socket, kw_database,
-    kw_root_key_file, kw_root_key_tpm, kw_user, kw_metrics;
+    kw_root_key_file, kw_root_key_tpm, kw_user, kw_metrics, kw_public_url;
 
 #define F(m)		offsetof(struct dromos_conf, m)
 
@@ -57,6 +57,8 @@ static const struct conf_keyword keywords[] = {
 	    .unit = "seals" },
 	{ .phrase = "metrics listen", .parse = kw_metrics,
 	    .off = F(metrics_listen) },
+	{ .phrase = "public url", .parse = kw_public_url,
+	    .off = F(public_url) },
 };
 
 static char **
@@ -297,6 +299,57 @@ kw_metrics(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
 	return 0;
 }
 
+/*
+ * The gateway's base URL, from which OAuth redirect URIs are made: https,
+ * or http to a loopback host for development; no path, query or fragment.
+ */
+static int
+url_ok(const char *s)
+{
+	static const char *const loopback[] = {
+		"http://127.0.0.1", "http://localhost", "http://[::1]",
+	};
+	const char	*host = NULL, *p;
+	size_t		 i, n = strlen(s);
+
+	if (n == 0 || n > CONFIG_URL_MAX)
+		return 0;
+	if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	for (i = 0; i < nitems(loopback) && host == NULL; i++) {
+		n = strlen(loopback[i]);
+		if (strncmp(s, loopback[i], n) == 0 &&
+		    (s[n] == '\0' || s[n] == ':'))
+			host = s + 7;
+	}
+	if (host == NULL || *host == '\0')
+		return 0;
+	for (p = host; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-:[]", *p) == NULL)
+			return 0;
+	return 1;
+}
+
+static int
+kw_public_url(struct conf *c, struct conf_stmt *st,
+    const struct conf_keyword *kw, void *base)
+{
+	int	 line = conf_line(st);
+	char	*s;
+
+	if (conf_string(c, st, &s) == -1)
+		return -1;
+	if (!url_ok(s)) {
+		conf_error(c, line, "\"%s\": expected https://host[:port] (or "
+		    "http:// to a loopback host), got \"%.*s\"", st->what, 64,
+		    s);
+		conf_strfree(&s);
+		return -1;
+	}
+	conf_strset(strfield(base, kw), s);
+	return 0;
+}
+
 static int
 set_default(char **dst, const char *s)
 {
@@ -310,6 +363,7 @@ config_defaults(struct dromos_conf *cf)
 	cf->audit_interval = CONFIG_AUDIT_INTERVAL;
 	cf->rotate_after = CONFIG_ROTATE_AFTER;
 	if (set_default(&cf->listen, CONFIG_LISTEN) == -1 ||
+	    set_default(&cf->public_url, CONFIG_PUBLIC_URL) == -1 ||
 	    set_default(&cf->admin_socket, CONFIG_ADMIN_SOCKET) == -1 ||
 	    set_default(&cf->user_keyholder, CONFIG_USER_KEYHOLDER) == -1 ||
 	    set_default(&cf->user_broker, CONFIG_USER_BROKER) == -1 ||
@@ -371,6 +425,7 @@ config_free(struct dromos_conf *cf)
 	conf_strfree(&cf->user_broker);
 	conf_strfree(&cf->broker_path);
 	conf_strfree(&cf->metrics_listen);
+	conf_strfree(&cf->public_url);
 	explicit_bzero(cf, sizeof(*cf));
 }
 
@@ -723,4 +778,5 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 	fprintf(fp, "keyring rotate after %llu seals\n",
 	    (unsigned long long)cf->rotate_after);
 	dump_line(fp, "metrics listen", cf->metrics_listen);
+	dump_line(fp, "public url", cf->public_url);
 }

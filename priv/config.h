@@ -21,6 +21,8 @@
 
 #define CONFIG_LISTEN		"/run/dromos/broker.sock"
 #define CONFIG_ADMIN_SOCKET	"/run/dromos/admin.sock"
+#define CONFIG_PUBLIC_URL	"https://127.0.0.1:8443"
+#define CONFIG_URL_MAX		256
 #define CONFIG_USER_KEYHOLDER	"_dromoskey"
 #define CONFIG_USER_BROKER	"_dromos"
 #define CONFIG_AUDIT_EVERY	1000		/* lines per checkpoint */
@@ -62,6 +64,7 @@ struct dromos_conf {
 	char			*broker_path;	/* the dromos-broker binary */
 	uint64_t		 rotate_after;	/* seals per key version */
 	char			*metrics_listen; /* host:port; NULL: none */
+	char			*public_url;	/* the gateway's base URL */
 };
 
 /*

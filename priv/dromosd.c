@@ -207,7 +207,9 @@ send_config(struct imsgbuf *ibuf, const struct dromos_conf *conf, int verbose)
 	    imsg_add_string(m, conf->admin_group ? conf->admin_group : "") ==
 	    -1 ||
 	    imsg_add_string(m, conf->database) == -1 ||
-	    imsg_add_u32(m, (uint32_t)verbose) == -1)
+	    imsg_add_u32(m, (uint32_t)verbose) == -1 ||
+	    imsg_add_string(m, conf->public_url) == -1 ||
+	    imsg_add_string(m, conf->user_broker) == -1)
 		fatalx("cannot build the broker's configuration");
 	if (imsg_close(ibuf, m) == -1 || imsgbuf_flush(ibuf) == -1)
 		fatal("send configuration to the broker");

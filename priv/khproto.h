@@ -74,7 +74,8 @@ enum kh_error {
  * KH_CONFIG payload: the settings the broker needs from dromos.conf, which
  * it cannot read itself (the file is readable by root only):
  *	string listen path, string admin socket path, string admin group,
- *	string database, u32 verbose
+ *	string database, u32 verbose, string public url (the gateway's base
+ *	URL, for OAuth redirect URIs), string broker user
  */
 
 #endif /* DROMOS_KHPROTO_H */

@@ -51,7 +51,6 @@
 #include "unpriv/khclient.h"
 #include "unpriv/listen.h"
 
-#define BROKER_USER		"_dromos"
 #define GATEWAY_GROUP		"_dromosgw"	/* may connect to us */
 #define CONFIG_TIMEOUT_MS	10000
 #define HTTP_THREADS_MAX	16u
@@ -118,7 +117,7 @@ kh_dead(void *arg)
  * gateway may connect.  Not root: leave it to us.
  */
 static void
-socket_owner(uid_t *uid, gid_t *gid)
+socket_owner(const char *user, uid_t *uid, gid_t *gid)
 {
 	struct passwd	*pw;
 	struct group	*gr;
@@ -127,15 +126,14 @@ socket_owner(uid_t *uid, gid_t *gid)
 	*gid = (gid_t)-1;
 	if (geteuid() != 0)
 		return;
-	if ((pw = getpwnam(BROKER_USER)) == NULL)
-		fatalx("no user %s (scripts/install-deps creates it)",
-		    BROKER_USER);
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("no user %s (scripts/install-deps creates it)", user);
 	*uid = pw->pw_uid;
 	if ((gr = getgrnam(GATEWAY_GROUP)) != NULL)
 		*gid = gr->gr_gid;
 	else {
 		log_warnx("no group %s: the HTTP socket gets group %s",
-		    GATEWAY_GROUP, BROKER_USER);
+		    GATEWAY_GROUP, user);
 		*gid = pw->pw_gid;
 	}
 }
@@ -186,10 +184,10 @@ warm_up(unsigned int *nthreads)
 }
 
 static void
-sandbox(unsigned int *nthreads)
+sandbox(const char *user, unsigned int *nthreads)
 {
 	/* Not root: these two log that they skip their part. */
-	policy_drop_user(BROKER_USER);
+	policy_drop_user(user);
 	policy_caps_clear();
 	policy_harden_process();
 	warm_up(nthreads);
@@ -352,13 +350,15 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
-	socket_owner(&uid, &gid);
+	socket_owner(cf.user, &uid, &gid);
 	if ((lfd = listen_unix(cf.listen, 0660, uid, gid)) == -1)
 		fatalx("cannot listen on %s", cf.listen);
 	if ((afd = admin_listen(&cf)) == -1 && cf.admin[0] != '\0')
 		fatalx("cannot listen on %s", cf.admin);
-	sandbox(&nthreads);
+	sandbox(cf.user, &nthreads);
 	broker.kh = kh;
+	snprintf(broker.public_url, sizeof(broker.public_url), "%s",
+	    cf.public_url);
 	database_start(&broker, cf.database, nthreads + 2);
 	if ((srv = http_start("api", lfd, api_routes, api_nroutes, &broker,
 	    nthreads)) == NULL)

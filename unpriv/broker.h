@@ -14,6 +14,7 @@ struct broker {
 	struct khclient	*kh;
 	struct db_pool	*db;
 	struct vault	*vault;
+	char		 public_url[KH_URL_MAX + 1];	/* the gateway's */
 };
 
 /* Nonzero once the keyholder channel has failed: answer only 503. */

@@ -42,6 +42,8 @@
 /* Room for a unix socket path (sizeof(sun_path)) and a group name. */
 #define KH_PATH_MAX		108
 #define KH_GROUP_MAX		64
+#define KH_URL_MAX		256
+#define KH_USER_MAX		32
 
 struct khclient;
 
@@ -65,6 +67,8 @@ struct kh_config {
 	char		*database;		/* libpq conninfo; may hold a
 						   password: kh_config_clear */
 	uint32_t	 verbose;
+	char		 public_url[KH_URL_MAX + 1];	/* gateway base URL */
+	char		 user[KH_USER_MAX + 1];		/* to run as */
 };
 
 /* KH_R_STATUS. */

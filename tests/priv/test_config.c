@@ -287,6 +287,12 @@ static const struct errcase errcases[] = {
 	{ "root key tpm \"/t\" pcrs \"sha1:7\"\n",
 	  NAME ":1: \"root key tpm pcrs\": invalid PCR selection "
 	  "\"sha1:7\" (want e.g. sha256:0,7)" },
+	{ "public url \"http://example.com\"\n",
+	  NAME ":1: \"public url\": expected https://host[:port] (or "
+	  "http:// to a loopback host), got \"http://example.com\"" },
+	{ "public url \"https://gw.example/v1\"\n",
+	  NAME ":1: \"public url\": expected https://host[:port] (or "
+	  "http:// to a loopback host), got \"https://gw.example/v1\"" },
 	{ "metrics listen \"localhost\"\n",
 	  NAME ":1: \"metrics listen\": expected host:port, got \"localhost\"" },
 	{ "metrics listen \"::1:9101\"\n",

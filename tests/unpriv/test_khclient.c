@@ -587,6 +587,9 @@ test_config(void **state)
 			assert_string_equal(cf.listen, cases[i].listen);
 			assert_string_equal(cf.admin, cases[i].admin);
 			assert_string_equal(cf.group, cases[i].group);
+			assert_string_equal(cf.public_url,
+			    "https://127.0.0.1:8443");
+			assert_string_equal(cf.user, "_dromos");
 			assert_string_equal(cf.database, cases[i].db);
 			assert_int_equal(cf.verbose, 2);
 			kh_config_clear(&cf);
