@@ -26,6 +26,7 @@
 #include "unpriv/payload.h"
 #include "unpriv/provider.h"
 #include "unpriv/schema.h"
+#include "unpriv/session.h"
 #include "unpriv/store.h"
 #include "unpriv/vault.h"
 
@@ -136,6 +137,29 @@ route_ready(struct http_req *r)
 	    "status", "ready", "database", "ok", "keyholder", "ok"));
 }
 
+/*
+ * Who is asking: a client (dro_ token) or an end user's browser holding a
+ * connect session (drs_ token).  0 with *session set for the latter, or
+ * -1 once answered.
+ */
+static int
+caller(struct http_req *r, json_t **session, enum MHD_Result *a)
+{
+	const char	*tok;
+
+	*session = NULL;
+	if ((tok = session_bearer(r)) != NULL)
+		return session_lookup(r, tok, session, a);
+	return auth_client(r, a);
+}
+
+static enum MHD_Result
+session_forbidden(struct http_req *r)
+{
+	return http_problem(r, MHD_HTTP_FORBIDDEN, "forbidden", "Forbidden",
+	    "the connect session does not cover this request");
+}
+
 /* The provider named by the first path parameter, or an answer. */
 static int
 get_provider(struct http_req *r, const char *id, json_t **doc,
@@ -158,19 +182,46 @@ static enum MHD_Result
 route_providers(struct http_req *r)
 {
 	enum MHD_Result	 a;
-	json_t		*all, *out, *v;
+	json_t		*all, *out, *v, *session;
+	const char	*id;
 	size_t		 i;
 	int		 rv;
 
-	if (auth_client(r, &a) == -1)
+	if (caller(r, &session, &a) == -1)
 		return a;
-	if ((rv = store_provider_list(r->b->db, &all)) != 0)
+	if ((rv = store_provider_list(r->b->db, &all)) != 0) {
+		json_decref(session);
 		return api_store_error(r, rv, "");
+	}
 	out = json_array();
-	json_array_foreach(all, i, v)
-		json_array_append_new(out, provider_public_view(v));
+	json_array_foreach(all, i, v) {
+		id = json_string_value(json_object_get(v, "id"));
+		if (session == NULL || (id != NULL &&
+		    session_allows_provider(session, id)))
+			json_array_append_new(out, provider_public_view(v));
+	}
 	json_decref(all);
+	json_decref(session);
 	return http_json(r, MHD_HTTP_OK, json_pack("{s:o}", "providers", out));
+}
+
+/* The provider of the path, for a client or an allowing session. */
+static int
+path_provider(struct http_req *r, json_t **doc, enum MHD_Result *a)
+{
+	json_t	*session;
+	int	 ok;
+
+	if (caller(r, &session, a) == -1)
+		return -1;
+	ok = session == NULL || session_allows_provider(session,
+	    r->params[0]);
+	json_decref(session);
+	if (!ok) {
+		*a = session_forbidden(r);
+		return -1;
+	}
+	return get_provider(r, r->params[0], doc, a);
 }
 
 static enum MHD_Result
@@ -179,8 +230,7 @@ route_provider(struct http_req *r)
 	enum MHD_Result	 a;
 	json_t		*doc;
 
-	if (auth_client(r, &a) == -1 || get_provider(r, r->params[0], &doc,
-	    &a) == -1)
+	if (path_provider(r, &doc, &a) == -1)
 		return a;
 	a = http_json(r, MHD_HTTP_OK, provider_public_view(doc));
 	json_decref(doc);
@@ -193,8 +243,7 @@ route_provider_schema(struct http_req *r)
 	enum MHD_Result	 a;
 	json_t		*doc, *schema;
 
-	if (auth_client(r, &a) == -1 || get_provider(r, r->params[0], &doc,
-	    &a) == -1)
+	if (path_provider(r, &doc, &a) == -1)
 		return a;
 	if ((schema = json_object_get(doc, "credentials")) == NULL) {
 		json_decref(doc);
@@ -274,16 +323,46 @@ capture_store(struct http_req *r, const char *conn, const char *prov,
 	return http_json(r, MHD_HTTP_CREATED, view);
 }
 
+/*
+ * A capture from the connect page: the session fixes the owner, and the
+ * connection when it names one; the provider must be one it allows.
+ */
+static int
+capture_session(struct http_req *r, const char *tok, const char *prov,
+    const char **conn, const char **owner, json_t **session,
+    enum MHD_Result *a)
+{
+	const char	*sconn;
+
+	if (session_lookup(r, tok, session, a) == -1)
+		return -1;
+	if (!session_allows_provider(*session, prov)) {
+		*a = session_forbidden(r);
+		return -1;
+	}
+	sconn = json_string_value(json_object_get(*session, "connection"));
+	if (sconn != NULL) {
+		if (*conn != NULL && strcmp(*conn, sconn) != 0) {
+			*a = session_forbidden(r);
+			return -1;
+		}
+		*conn = sconn;
+	}
+	*owner = json_string_value(json_object_get(*session, "owner"));
+	return 0;
+}
+
 /* POST /connections: schema-driven capture of non-OAuth credentials. */
 static enum MHD_Result
 route_capture(struct http_req *r)
 {
 	struct schema_errors	 errs;
 	enum MHD_Result		 a;
-	const char		*prov, *conn, *owner;
-	json_t			*doc, *schema, *values;
+	const char		*prov, *conn, *owner, *tok;
+	json_t			*doc, *schema, *values, *session = NULL;
 	char			 idbuf[129];
 
+	tok = session_bearer(r);
 	prov = json_string_value(json_object_get(r->body, "provider"));
 	conn = json_string_value(json_object_get(r->body, "connection"));
 	owner = json_string_value(json_object_get(r->body, "owner"));
@@ -295,7 +374,7 @@ route_capture(struct http_req *r)
 	    !payload_connection_ok(conn)))
 		return invalid_request(r, "$.connection", "1-128 of "
 		    "[A-Za-z0-9._-]");
-	if (owner == NULL || !owner_ok(owner))
+	if (tok == NULL && (owner == NULL || !owner_ok(owner)))
 		return invalid_request(r, "$.owner", "an owner (1-128 "
 		    "printable characters) is required");
 	if (!json_is_object(values))
@@ -303,29 +382,40 @@ route_capture(struct http_req *r)
 		    "values the provider's schema asks for is required");
 	if (json_object_size(r->body) > 4)
 		return invalid_request(r, "$", "unknown fields");
-	if (conn == NULL) {
-		connection_new_id(prov, idbuf, sizeof(idbuf));
-		conn = idbuf;
-	}
-	r->connection = conn;
-	if (auth_require(r, OP_CONNECTIONS_WRITE, conn, &a) == -1 ||
-	    get_provider(r, prov, &doc, &a) == -1)
+	if (tok != NULL && capture_session(r, tok, prov, &conn, &owner,
+	    &session, &a) == -1) {
+		json_decref(session);
 		return a;
+	}
+	/* Our own copy: the access log reads it after the request. */
+	if (conn == NULL)
+		connection_new_id(prov, idbuf, sizeof(idbuf));
+	else
+		snprintf(idbuf, sizeof(idbuf), "%s", conn);
+	conn = idbuf;
+	r->connection = NULL;
+	if ((tok == NULL && auth_require(r, OP_CONNECTIONS_WRITE, conn,
+	    &a) == -1) || get_provider(r, prov, &doc, &a) == -1) {
+		json_decref(session);
+		return a;
+	}
 	if ((schema = json_object_get(doc, "credentials")) == NULL) {
-		json_decref(doc);
-		return invalid_request(r, "$.provider", "this provider "
-		    "connects through OAuth consent");
+		a = invalid_request(r, "$.provider", "this provider connects "
+		    "through OAuth consent");
+	} else {
+		memset(&errs, 0, sizeof(errs));
+		if (schema_validate(schema, values, &errs) != 0)
+			a = http_problem_errors(r,
+			    MHD_HTTP_UNPROCESSABLE_CONTENT,
+			    "invalid-credentials", "Invalid credentials",
+			    "the values do not match the provider's schema",
+			    schema_errors_json(&errs));
+		else
+			a = capture_store(r, conn, prov, owner, schema,
+			    values);
 	}
-	memset(&errs, 0, sizeof(errs));
-	if (schema_validate(schema, values, &errs) != 0) {
-		json_decref(doc);
-		return http_problem_errors(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
-		    "invalid-credentials", "Invalid credentials",
-		    "the values do not match the provider's schema",
-		    schema_errors_json(&errs));
-	}
-	a = capture_store(r, conn, prov, owner, schema, values);
 	json_decref(doc);
+	json_decref(session);
 	return a;
 }
 
@@ -484,5 +574,6 @@ const struct http_route api_routes[] = {
 	{ "GET",	"/connections/{}",		0, route_connection },
 	{ "DELETE",	"/connections/{}",		0, route_connection_delete },
 	{ "GET",	"/token/{}",			0, route_token },
+	{ "POST",	"/connect/sessions",		HTTP_JSON, route_session_new },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

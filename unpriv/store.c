@@ -32,7 +32,15 @@
 	" 'owner', owner, 'status', status," \
 	" 'created_at', rfc3339(created_at)," \
 	" 'updated_at', rfc3339(updated_at)," \
-	" 'expires_at', rfc3339(expires_at), 'metadata', metadata)"
+	" 'expires_at', rfc3339(expires_at), 'metadata', metadata," \
+	" 'needs_reauth', needs_reauth, 'refresh', json_build_object(" \
+	" 'attempts', refresh_attempts, 'last_error', last_error," \
+	" 'last_refresh_at', rfc3339(last_refresh_at)))"
+
+/* A refresh lock per connection: the id hashed to an advisory key. */
+#define REFRESH_LOCK \
+	"SELECT pg_advisory_xact_lock(hashtextextended('dromos refresh ' ||" \
+	" $1::text, 0))"
 
 #define CLIENT_VIEW \
 	"json_build_object('id', id, 'name', name, 'scopes', scopes," \
@@ -58,6 +66,14 @@ enum stmt {
 	S_CONN_LIST,
 	S_CONN_DELETE,
 	S_ACCESS_LOG,
+	S_CSESSION_INSERT,
+	S_CSESSION_GET,
+	S_OSESSION_INSERT,
+	S_OSESSION_TAKE,
+	S_CONN_ERROR,
+	S_REFRESH_LOCK,
+	S_CONN_TOKENS,
+	S_CONN_REFRESH_FAILED,
 	S_COUNT
 };
 
@@ -138,6 +154,61 @@ static const struct db_stmt stmts[S_COUNT] = {
 	    "INSERT INTO access_log (client, connection, operation, outcome,"
 	    " request_id) VALUES ($1::text, $2::text, $3::text, $4::text,"
 	    " $5::text)" },
+
+	/* Connect sessions: only the token's hash is kept. */
+	[S_CSESSION_INSERT] = { "csession_insert", 8,
+	    "INSERT INTO connect_sessions (id, token_hash, client, owner,"
+	    " providers, connection, return_url, expires_at)"
+	    " SELECT $1::text, $2::bytea, $3::text, $4::text,"
+	    " CASE WHEN $5::jsonb IS NULL THEN NULL ELSE ARRAY(SELECT"
+	    " jsonb_array_elements_text($5::jsonb)) END, $6::text, $7::text,"
+	    " now() + make_interval(secs => $8::integer)"
+	    " RETURNING rfc3339(expires_at)" },
+	[S_CSESSION_GET] = { "csession_get", 1,
+	    "SELECT json_build_object('id', id, 'client', client, 'owner',"
+	    " owner, 'providers', providers, 'connection', connection,"
+	    " 'return_url', return_url, 'expires_at', rfc3339(expires_at))"
+	    "::text FROM connect_sessions WHERE token_hash = $1::bytea"
+	    " AND expires_at > now()" },
+
+	/* OAuth state: one use, before it expires, then never again. */
+	[S_OSESSION_INSERT] = { "osession_insert", 9,
+	    "INSERT INTO oauth_sessions (state_hash, provider, connection,"
+	    " connect_session, verifier, issuer, redirect_uri, return_url,"
+	    " expires_at) VALUES ($1::bytea, $2::text, $3::text, $4::text,"
+	    " $5::bytea, $6::text, $7::text, $8::text,"
+	    " now() + make_interval(secs => $9::integer))" },
+	[S_OSESSION_TAKE] = { "osession_take", 1,
+	    "UPDATE oauth_sessions o SET used_at = now()"
+	    " WHERE state_hash = $1::bytea AND used_at IS NULL"
+	    " AND expires_at > now() RETURNING json_build_object("
+	    "'provider', provider, 'connection', connection,"
+	    " 'connect_session', connect_session, 'issuer', issuer,"
+	    " 'redirect_uri', redirect_uri, 'return_url', return_url,"
+	    " 'owner', (SELECT owner FROM connect_sessions c"
+	    " WHERE c.id = o.connect_session))::text, verifier" },
+
+	/* A consent that failed at the provider, recorded on the connection. */
+	[S_CONN_ERROR] = { "connection_error", 4,
+	    "INSERT INTO connections (id, provider, owner, status, last_error)"
+	    " VALUES ($1::text, $2::text, $3::text, 'error', $4::text)"
+	    " ON CONFLICT (id) DO UPDATE SET last_error = excluded.last_error,"
+	    " status = CASE WHEN connections.secrets IS NULL THEN 'error'"
+	    " ELSE connections.status END, updated_at = now()" },
+
+	[S_REFRESH_LOCK] = { "refresh_lock", 1, REFRESH_LOCK },
+	[S_CONN_TOKENS] = { "connection_tokens", 4,
+	    "UPDATE connections SET secrets = $2::bytea,"
+	    " key_version = $3::integer, expires_at = to_timestamp($4::bigint),"
+	    " status = 'active', needs_reauth = false, refresh_attempts = 0,"
+	    " last_error = NULL, last_refresh_at = now(), updated_at = now()"
+	    " WHERE id = $1::text" },
+	[S_CONN_REFRESH_FAILED] = { "connection_refresh_failed", 3,
+	    "UPDATE connections SET refresh_attempts = refresh_attempts + 1,"
+	    " last_error = $2::text, last_refresh_at = now(),"
+	    " needs_reauth = needs_reauth OR $3::boolean,"
+	    " status = CASE WHEN $3::boolean THEN 'needs_reauth'"
+	    " ELSE status END, updated_at = now() WHERE id = $1::text" },
 };
 
 struct store_tx {
@@ -861,4 +932,198 @@ store_access_log(struct db_pool *p, const char *client,
 	if ((rv = exec_pool(p, S_ACCESS_LOG, &q, &r)) == STORE_OK)
 		PQclear(r);
 	return rv;
+}
+
+/* Connect sessions. */
+
+int
+store_csession_insert(struct db_pool *p, const char *id,
+    const uint8_t hash[STORE_HASH_LEN], const char *client, const char *owner,
+    const json_t *providers, const char *connection, const char *return_url,
+    int ttl, char *expires_at, size_t expsz)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, id);
+	q_bytes(&q, hash, STORE_HASH_LEN);
+	q_text(&q, client);
+	q_text(&q, owner);
+	if (providers != NULL)
+		q_json(&q, providers);
+	else
+		q_text(&q, NULL);
+	q_text(&q, connection);
+	q_text(&q, return_url);
+	q_int(&q, ttl);
+	if ((rv = exec_pool(p, S_CSESSION_INSERT, &q, &r)) != STORE_OK)
+		return rv;
+	if ((rv = one_row(r)) != STORE_OK)
+		return STORE_ERR;
+	snprintf(expires_at, expsz, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return STORE_OK;
+}
+
+int
+store_csession_get(struct db_pool *p, const uint8_t hash[STORE_HASH_LEN],
+    json_t **session)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*session = NULL;
+	q_init(&q);
+	q_bytes(&q, hash, STORE_HASH_LEN);
+	if ((rv = exec_pool(p, S_CSESSION_GET, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	rv = col_json(r, 0, 0, session);
+	PQclear(r);
+	return rv;
+}
+
+/* OAuth sessions. */
+
+int
+store_osession_insert(struct db_pool *p, const uint8_t hash[STORE_HASH_LEN],
+    const char *provider, const char *connection, const char *csession,
+    const uint8_t *verifier, size_t verifierlen, const char *issuer,
+    const char *redirect_uri, const char *return_url, int ttl)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_bytes(&q, hash, STORE_HASH_LEN);
+	q_text(&q, provider);
+	q_text(&q, connection);
+	q_text(&q, csession);
+	q_bytes(&q, verifier, verifierlen);
+	q_text(&q, issuer);
+	q_text(&q, redirect_uri);
+	q_text(&q, return_url);
+	q_int(&q, ttl);
+	if ((rv = exec_pool(p, S_OSESSION_INSERT, &q, &r)) == STORE_OK)
+		PQclear(r);
+	return rv;
+}
+
+int
+store_osession_take(struct db_pool *p, const uint8_t hash[STORE_HASH_LEN],
+    json_t **session, uint8_t *verifier, size_t sz, size_t *len)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*session = NULL;
+	*len = 0;
+	q_init(&q);
+	q_bytes(&q, hash, STORE_HASH_LEN);
+	if ((rv = exec_pool(p, S_OSESSION_TAKE, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	if ((rv = col_bytes(r, 0, 1, verifier, sz, len)) == STORE_OK)
+		rv = col_json(r, 0, 0, session);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_connection_error(struct db_pool *p, const char *id,
+    const char *provider, const char *owner, const char *error)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, id);
+	q_text(&q, provider);
+	q_text(&q, owner);
+	q_text(&q, error);
+	if ((rv = exec_pool(p, S_CONN_ERROR, &q, &r)) == STORE_OK)
+		PQclear(r);
+	return rv;
+}
+
+/* Refresh: everything below runs in one transaction holding the lock. */
+
+int
+store_refresh_lock(struct store_tx *tx, const char *id)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, id);
+	if ((rv = exec_conn(tx->c, S_REFRESH_LOCK, &q, &r)) == STORE_OK)
+		PQclear(r);
+	return rv;
+}
+
+int
+store_tx_connection_get(struct store_tx *tx, const char *id, json_t **view,
+    uint8_t *sealed, size_t sz, size_t *len)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	*view = NULL;
+	*len = 0;
+	q_init(&q);
+	q_text(&q, id);
+	if ((rv = exec_conn(tx->c, S_CONN_GET, &q, &r)) != STORE_OK ||
+	    (rv = one_row(r)) != STORE_OK)
+		return rv;
+	if ((rv = col_bytes(r, 0, 1, sealed, sz, len)) == STORE_OK)
+		rv = col_json(r, 0, 0, view);
+	PQclear(r);
+	return rv;
+}
+
+int
+store_tx_connection_tokens(struct store_tx *tx, const char *id,
+    const uint8_t *sealed, size_t len, uint32_t key_version,
+    time_t expires_at)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, id);
+	q_bytes(&q, sealed, len);
+	q_int(&q, key_version);
+	if (expires_at != 0)
+		q_int(&q, (long long)expires_at);
+	else
+		q_text(&q, NULL);
+	if ((rv = exec_conn(tx->c, S_CONN_TOKENS, &q, &r)) != STORE_OK)
+		return rv;
+	return touched(r);
+}
+
+int
+store_tx_connection_refresh_failed(struct store_tx *tx, const char *id,
+    const char *error, int needs_reauth)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, id);
+	q_text(&q, error);
+	q_text(&q, needs_reauth ? "true" : "false");
+	if ((rv = exec_conn(tx->c, S_CONN_REFRESH_FAILED, &q, &r)) != STORE_OK)
+		return rv;
+	return touched(r);
 }

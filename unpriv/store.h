@@ -144,4 +144,50 @@ int	 store_access_log(struct db_pool *, const char *client,
 	    const char *connection, const char *operation,
 	    const char *outcome, const char *request_id);
 
+/*
+ * Connect sessions (step 4): a client's short-lived grant for an end
+ * user's browser.  Only the token's hash is stored.  providers is a JSON
+ * array of provider ids or NULL (any); expires_at gets the RFC 3339 time.
+ * _get finds an unexpired session by its token hash: {"id", "client",
+ * "owner", "providers", "connection", "return_url", "expires_at"}.
+ */
+int	 store_csession_insert(struct db_pool *, const char *id,
+	    const uint8_t hash[STORE_HASH_LEN], const char *client,
+	    const char *owner, const json_t *providers, const char *connection,
+	    const char *return_url, int ttl, char *expires_at, size_t expsz);
+int	 store_csession_get(struct db_pool *, const uint8_t hash[STORE_HASH_LEN],
+	    json_t **session);
+
+/*
+ * OAuth authorisations in flight.  _take marks the state used and returns
+ * it only if it was unused and unexpired: a state works once.  *session:
+ * {"provider", "connection", "connect_session", "issuer", "redirect_uri",
+ * "return_url", "owner"}; verifier gets the sealed PKCE verifier.
+ */
+int	 store_osession_insert(struct db_pool *,
+	    const uint8_t hash[STORE_HASH_LEN], const char *provider,
+	    const char *connection, const char *csession,
+	    const uint8_t *verifier, size_t verifierlen, const char *issuer,
+	    const char *redirect_uri, const char *return_url, int ttl);
+int	 store_osession_take(struct db_pool *,
+	    const uint8_t hash[STORE_HASH_LEN], json_t **session,
+	    uint8_t *verifier, size_t sz, size_t *len);
+
+/* A consent the provider refused: recorded on the connection. */
+int	 store_connection_error(struct db_pool *, const char *id,
+	    const char *provider, const char *owner, const char *error);
+
+/*
+ * Refresh, single flight across brokers: in a transaction, take the
+ * connection's advisory lock, re-read it, and write the outcome.
+ */
+int	 store_refresh_lock(struct store_tx *, const char *id);
+int	 store_tx_connection_get(struct store_tx *, const char *id,
+	    json_t **view, uint8_t *sealed, size_t sz, size_t *len);
+int	 store_tx_connection_tokens(struct store_tx *, const char *id,
+	    const uint8_t *sealed, size_t len, uint32_t key_version,
+	    time_t expires_at);
+int	 store_tx_connection_refresh_failed(struct store_tx *, const char *id,
+	    const char *error, int needs_reauth);
+
 #endif /* DROMOS_UNPRIV_STORE_H */

@@ -90,7 +90,7 @@ payloads(const json_t *doc)
 		if (payload_build(doc, "c-1", values, NULL, &out, reason,
 		    sizeof(reason)) == 0)
 			json_decref(out);
-		else if (out != NULL || strstr(reason, "SECRET") != NULL)
+		else if (out != NULL || reason[0] == '\0')
 			abort();
 		json_decref(values);
 	}
