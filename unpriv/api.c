@@ -256,8 +256,8 @@ route_provider_schema(struct http_req *r)
 	return a;
 }
 
-static int
-owner_ok(const char *s)
+int
+api_owner_ok(const char *s)
 {
 	size_t	 n;
 
@@ -281,8 +281,8 @@ connection_new_id(const char *provider, char *id, size_t sz)
 		snprintf(id + n, sz - n, "%02x", rnd[i]);
 }
 
-static enum MHD_Result
-invalid_request(struct http_req *r, const char *path, const char *reason)
+enum MHD_Result
+api_invalid(struct http_req *r, const char *path, const char *reason)
 {
 	return http_problem_errors(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
 	    "invalid-request", "Invalid request", "the request has an "
@@ -305,11 +305,11 @@ capture_store(struct http_req *r, const char *conn, const char *prov,
 	int		 rv;
 
 	if (vault_ad_credential(&ad, conn) == -1)
-		return invalid_request(r, "$.connection", "not a usable id");
+		return api_invalid(r, "$.connection", "not a usable id");
 	rv = vault_seal_json(r->b->vault, &ad, values, sealed, sizeof(sealed),
 	    &len);
 	if (rv != 0)
-		return rv == VAULT_EINVAL ? invalid_request(r,
+		return rv == VAULT_EINVAL ? api_invalid(r,
 		    "$.credentials", "too large to store") :
 		    api_vault_error(r, rv);
 	meta = schema_public_values(schema, values);
@@ -368,20 +368,20 @@ route_capture(struct http_req *r)
 	owner = json_string_value(json_object_get(r->body, "owner"));
 	values = json_object_get(r->body, "credentials");
 	if (prov == NULL || !provider_id_ok(prov))
-		return invalid_request(r, "$.provider", "a provider id is "
+		return api_invalid(r, "$.provider", "a provider id is "
 		    "required");
 	if (json_object_get(r->body, "connection") != NULL && (conn == NULL ||
 	    !payload_connection_ok(conn)))
-		return invalid_request(r, "$.connection", "1-128 of "
+		return api_invalid(r, "$.connection", "1-128 of "
 		    "[A-Za-z0-9._-]");
-	if (tok == NULL && (owner == NULL || !owner_ok(owner)))
-		return invalid_request(r, "$.owner", "an owner (1-128 "
+	if (tok == NULL && (owner == NULL || !api_owner_ok(owner)))
+		return api_invalid(r, "$.owner", "an owner (1-128 "
 		    "printable characters) is required");
 	if (!json_is_object(values))
-		return invalid_request(r, "$.credentials", "an object of the "
+		return api_invalid(r, "$.credentials", "an object of the "
 		    "values the provider's schema asks for is required");
 	if (json_object_size(r->body) > 4)
-		return invalid_request(r, "$", "unknown fields");
+		return api_invalid(r, "$", "unknown fields");
 	if (tok != NULL && capture_session(r, tok, prov, &conn, &owner,
 	    &session, &a) == -1) {
 		json_decref(session);
@@ -400,7 +400,7 @@ route_capture(struct http_req *r)
 		return a;
 	}
 	if ((schema = json_object_get(doc, "credentials")) == NULL) {
-		a = invalid_request(r, "$.provider", "this provider connects "
+		a = api_invalid(r, "$.provider", "this provider connects "
 		    "through OAuth consent");
 	} else {
 		memset(&errs, 0, sizeof(errs));

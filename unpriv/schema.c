@@ -6,7 +6,6 @@
  */
 #include <sys/types.h>
 
-#include <limits.h>
 #include <regex.h>
 #include <stddef.h>
 #include <stdarg.h>

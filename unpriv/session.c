@@ -30,7 +30,6 @@
 
 #define SESSION_TTL		(30 * 60)	/* seconds */
 #define SESSION_PROVIDERS_MAX	32
-#define OWNER_MAX		128
 #define URL_MAX			1024
 
 int
@@ -160,26 +159,6 @@ session_return_url_ok(const json_t *provider, const char *public_url,
 	return 0;
 }
 
-static enum MHD_Result
-invalid(struct http_req *r, const char *path, const char *reason)
-{
-	return http_problem_errors(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
-	    "invalid-request", "Invalid request", "the request has an "
-	    "invalid field", json_pack("[{s:s, s:s}]", "path", path,
-	    "reason", reason));
-}
-
-static int
-owner_ok(const char *s)
-{
-	size_t	 n;
-
-	for (n = 0; s[n] != '\0'; n++)
-		if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] == 0x7f)
-			return 0;
-	return n > 0 && n <= OWNER_MAX;
-}
-
 /* Every provider named exists; the return URL is on one's allow-list. */
 static int
 check_providers(struct http_req *r, const json_t *list, const char *ret,
@@ -193,18 +172,18 @@ check_providers(struct http_req *r, const json_t *list, const char *ret,
 
 	if (list != NULL && (!json_is_array(list) || json_array_size(list) == 0 ||
 	    json_array_size(list) > SESSION_PROVIDERS_MAX)) {
-		*a = invalid(r, "$.providers", "1-32 provider ids");
+		*a = api_invalid(r, "$.providers", "1-32 provider ids");
 		return -1;
 	}
 	json_array_foreach(list, i, v) {
 		snprintf(path, sizeof(path), "$.providers[%zu]", i);
 		id = json_string_value(v);
 		if (id == NULL || !provider_id_ok(id)) {
-			*a = invalid(r, path, "not a provider id");
+			*a = api_invalid(r, path, "not a provider id");
 			return -1;
 		}
 		if ((rv = store_provider_get(r->b->db, id, &doc, &has)) != 0) {
-			*a = rv == STORE_NOTFOUND ? invalid(r, path,
+			*a = rv == STORE_NOTFOUND ? api_invalid(r, path,
 			    "no such provider") : api_store_error(r, rv, "");
 			return -1;
 		}
@@ -215,7 +194,7 @@ check_providers(struct http_req *r, const json_t *list, const char *ret,
 	}
 	if (ret != NULL && !ret_ok &&
 	    !session_return_url_ok(NULL, r->b->public_url, ret)) {
-		*a = invalid(r, "$.return_url", "not on an allow-list");
+		*a = api_invalid(r, "$.return_url", "not on an allow-list");
 		return -1;
 	}
 	return 0;
@@ -237,16 +216,16 @@ route_session_new(struct http_req *r)
 	conn = json_string_value(json_object_get(r->body, "connection"));
 	ret = json_string_value(json_object_get(r->body, "return_url"));
 	providers = json_object_get(r->body, "providers");
-	if (owner == NULL || !owner_ok(owner))
-		return invalid(r, "$.owner", "an owner (1-128 printable "
+	if (owner == NULL || !api_owner_ok(owner))
+		return api_invalid(r, "$.owner", "an owner (1-128 printable "
 		    "characters) is required");
 	if (json_object_get(r->body, "connection") != NULL &&
 	    (conn == NULL || !payload_connection_ok(conn)))
-		return invalid(r, "$.connection", "1-128 of [A-Za-z0-9._-]");
+		return api_invalid(r, "$.connection", "1-128 of [A-Za-z0-9._-]");
 	if (json_object_get(r->body, "return_url") != NULL && ret == NULL)
-		return invalid(r, "$.return_url", "a URL");
+		return api_invalid(r, "$.return_url", "a URL");
 	if (json_object_size(r->body) > 4)
-		return invalid(r, "$", "unknown fields");
+		return api_invalid(r, "$", "unknown fields");
 	/* With a fixed connection, the scope must cover that id. */
 	if (auth_require(r, OP_CONNECT_SESSION, conn, &a) == -1)
 		return a;
