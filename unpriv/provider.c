@@ -37,6 +37,7 @@
 #define MAX_CLIENT_ID	256
 #define MAX_SECRET	1024
 #define MAX_BUFFER_S	86400
+#define MAX_RETURN_URLS	16
 
 struct pchk {
 	char		*path;
@@ -360,6 +361,35 @@ ck_scopes(struct pchk *c, const json_t *v)
 		for (j = 0; j < i; j++)
 			if (json_equal(json_array_get(v, j), s))
 				return pfail(c, "repeats an earlier scope");
+		pop(c, mark);
+	}
+	return 0;
+}
+
+/*
+ * Where a connect session may send the browser back: exact URLs, or
+ * prefixes ending in "/" below a pinned origin (https://host[:port]/...).
+ */
+static int
+ck_return_urls(struct pchk *c, const json_t *v)
+{
+	const json_t	*u;
+	const char	*why, *s, *p;
+	size_t		 i, mark;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > MAX_RETURN_URLS)
+		return pfail(c, "must be an array of 1 to %d URLs",
+		    MAX_RETURN_URLS);
+	json_array_foreach(v, i, u) {
+		mark = push_index(c, i);
+		if ((why = url_problem(u, 1)) != NULL)
+			return pfail(c, "%s", why);
+		s = json_string_value(u);
+		p = strstr(s, "://");
+		if (p == NULL || strchr(p + 3, '/') == NULL)
+			return pfail(c, "must have a path, at least \"/\", so "
+			    "that its origin is pinned");
 		pop(c, mark);
 	}
 	return 0;
@@ -711,6 +741,7 @@ static const struct pfield pfields[] = {
 	{ "client_id",		 M_OAUTH2,	ck_client_id },
 	{ "client_secret",	 M_OAUTH2,	ck_client_secret },
 	{ "token_expiration_buffer", M_OAUTH2,	ck_buffer },
+	{ "return_urls",	 M_ALL,		ck_return_urls },
 	{ "credentials",	 M_CAPTURED,	ck_credentials },
 	{ "apply",		 M_CAPTURED,	ck_nothing },	/* below */
 };
