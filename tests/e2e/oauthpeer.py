@@ -282,12 +282,18 @@ def provider_doc(peer, id, client_id, client_secret=None, *,
     return doc
 
 
-@pytest.fixture
-def oauth_peer():
-    """A fresh authorization server for one test; always stopped."""
+def running_peer():
+    """Generator behind the fixture: start, yield the peer, always stop
+    (also when start fails or the test raises)."""
     peer = OAuthPeer()
     try:
         peer.start()
         yield peer
     finally:
         peer.stop()
+
+
+@pytest.fixture
+def oauth_peer():
+    """A fresh authorization server for one test; always stopped."""
+    yield from running_peer()

@@ -10,7 +10,8 @@ import urllib.parse
 import pytest
 import requests
 
-from oauthpeer import OAuthPeer, PeerError, make_pkce, oauth_peer, provider_doc  # noqa: F401
+from oauthpeer import (OAuthPeer, PeerError, make_pkce, oauth_peer,  # noqa: F401
+                       provider_doc, running_peer)
 
 CB = "http://127.0.0.1:9/v1/auth/callback/peer"
 CID, SECRET = "dromos-app", "s3cret-client-secret"
@@ -473,6 +474,30 @@ def test_concurrent_refreshes_spend_the_token_once(http, peer):
     assert elapsed < 0.4 * n                    # the delays ran in parallel
 
 
+def test_refresh_token_spent_atomically(http, peer):
+    """hold_ms: a pause between finding a refresh token and spending it.
+    Racing refreshes still spend it once (they queue on the lock)."""
+    tok = consent(http, peer)
+    peer.control(hold_ms=150)
+    n = 4
+
+    def one(_):
+        s = requests.Session()
+        s.trust_env = False
+        try:
+            return refresh(s, peer, tok["refresh_token"])
+        finally:
+            s.close()
+
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        rs = list(ex.map(one, range(n)))
+    assert sorted(r.status_code for r in rs) == [200] + [400] * (n - 1)
+    # Only the first finds a live token and holds; the rest are refused.
+    assert 0.15 <= time.monotonic() - t0
+    assert peer.stats()["refresh_ok"] == 1
+
+
 # ---- control API ----
 
 def test_control_rejects_bad_switches(http, oauth_peer):
@@ -535,6 +560,20 @@ def test_peer_process_always_stopped():
     assert proc.poll() is not None and not os.path.exists(tmp)
     with pytest.raises(requests.ConnectionError):
         s.get(base + "/_stats", timeout=2)
+
+
+@pytest.mark.parametrize("how", ["close", "throw"])
+def test_fixture_always_stops(how):
+    gen = running_peer()
+    p = next(gen)
+    proc, tmp = p.proc, p.dir
+    assert proc.poll() is None and os.path.isdir(tmp)
+    if how == "close":          # the test passed: teardown
+        gen.close()
+    else:                       # the test failed: the error reaches it
+        with pytest.raises(AssertionError):
+            gen.throw(AssertionError("test failed"))
+    assert proc.poll() is not None and not os.path.exists(tmp)
 
 
 def test_peer_prints_port_first(tmp_path):

@@ -38,7 +38,6 @@ The port is printed on the first line of stdout (and written to PATH, by a
 rename, when --port-file is given).  Plain http, on loopback only.
 """
 import argparse
-import json
 import os
 import secrets
 import sys
@@ -92,6 +91,11 @@ SWITCHES = {
     # Every token call waits this long before it is handled (outside the
     # lock, so concurrent calls overlap).
     "delay_ms": (0, "int"),
+    # Every refresh call sleeps this long between finding its refresh token
+    # and spending it, holding the server's lock: racing refreshes are
+    # handled one after the other, and a peer that did not spend tokens
+    # atomically would be caught.
+    "hold_ms": (0, "int"),
     # token_type in token responses.
     "token_type": ("Bearer", "str"),
     # Extra members merged into successful token responses.
@@ -383,7 +387,10 @@ class RefreshGrant(grants.RefreshTokenGrant):
             if t.refresh_revoked:
                 S.stats["refresh_reuse"] += 1
                 return None
-            return t
+            hold = S.switches["hold_ms"]
+        if hold:
+            time.sleep(hold / 1000.0)
+        return t
 
     def authenticate_user(self, credential):
         return credential.user
