@@ -335,14 +335,18 @@ cache_get(const struct dentry *key, struct dentry *out)
 	return found;
 }
 
-/* Store e over the provider's old entry, a free slot, or the oldest. */
+/*
+ * Store e, with its expiry set now, over the provider's old entry, a free
+ * slot, or the entry that expires first.
+ */
 static void
-cache_put(const struct dentry *e)
+cache_put(struct dentry *e)
 {
 	struct dentry	*slot;
 	size_t		 i, pick = 0;
 
 	pthread_mutex_lock(&cache_mtx);
+	e->expires = now() + (e->ok ? ttl_ok : ttl_fail);
 	for (i = 0; i < DISCOVERY_CACHE_MAX; i++) {
 		if (cache[i] == NULL || strcmp(cache[i]->id, e->id) == 0) {
 			pick = i;
@@ -376,7 +380,6 @@ discovered(const char *id, const char *issuer, const char *durl,
 	if (!cache_get(e, e)) {
 		e->ok = fetch(issuer, durl, &e->ep, e->why,
 		    sizeof(e->why)) == 0;
-		e->expires = now() + (e->ok ? ttl_ok : ttl_fail);
 		cache_put(e);
 	}
 	if ((rc = e->ok ? 0 : -1) == 0)

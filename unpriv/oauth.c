@@ -285,6 +285,21 @@ join_scopes(const json_t *provider, struct sbuf *scope)
 	return scope->bad ? -1 : 0;
 }
 
+static int
+authz_reserved(const char *name)
+{
+	static const char *const r[] = {
+		"response_type", "client_id", "redirect_uri", "scope", "state",
+		"code_challenge", "code_challenge_method",
+	};
+	size_t	 i;
+
+	for (i = 0; i < NELEM(r); i++)
+		if (strcmp(name, r[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 oauth_authorize_url(const json_t *provider, const struct oauth_endpoints *ep,
     const char *redirect_uri, const char *state, const char *challenge,
@@ -322,7 +337,8 @@ oauth_authorize_url(const json_t *provider, const struct oauth_endpoints *ep,
 	sb_param_s(&b, "code_challenge", challenge);
 	sb_param_s(&b, "code_challenge_method", "S256");
 	json_object_foreach((json_t *)params, key, v) {
-		if (!json_is_string(v)) {
+		/* The checker refuses these too; never send one twice. */
+		if (!json_is_string(v) || authz_reserved(key)) {
 			b.bad = 1;
 			break;
 		}
@@ -1037,8 +1053,6 @@ call_run(struct call *c, struct oauth_tokens *t, struct oauth_error *err,
 		oauth_tokens_free(&scratch);
 	if (r.status == 200 && p == OAUTH_PARSED_TOKENS)
 		res = outcome(out, OAUTH_OK, "ok");
-	else if (r.status == 200 && p == OAUTH_PARSED_MALFORMED)
-		res = outcome(out, OAUTH_FATAL, err->why);
 	else
 		res = judge_error(out, c, &r, p, err);
 	if (res != OAUTH_OK && t != NULL)

@@ -423,8 +423,12 @@ collect(CURL *c, struct outbound_resp *resp)
 static int
 fail(struct outbound_resp *resp, enum outbound_err err, const char *why)
 {
+	size_t	 n = strnlen(why, sizeof(resp->why) - 1);
+
+	/* Cut to fit: libcurl's messages can be long. */
 	resp->err = err;
-	snprintf(resp->why, sizeof(resp->why), "%s", why);
+	memcpy(resp->why, why, n);
+	resp->why[n] = '\0';
 	return -1;
 }
 
@@ -463,7 +467,8 @@ static int
 perform(const char *url, const struct wbuf *post, const char *authz,
     struct outbound_resp *resp)
 {
-	char			 errbuf[CURL_ERROR_SIZE] = "", why[128];
+	char			 errbuf[CURL_ERROR_SIZE] = "";
+	char			 why[CURL_ERROR_SIZE + 64];
 	struct sink		 s = { .max = cfg.max_body };
 	struct curl_slist	*h = NULL;
 	enum outbound_err	 e;

@@ -26,5 +26,6 @@ main(void)
 	failed += run_schema_tests();
 	failed += run_provider_tests();
 	failed += run_payload_tests();
+	failed += run_oauth_tests();
 	return failed ? 1 : 0;
 }

@@ -11,5 +11,6 @@ int	 run_http_tests(void);		/* test_http.c */
 int	 run_schema_tests(void);	/* test_schema.c */
 int	 run_provider_tests(void);	/* test_provider.c */
 int	 run_payload_tests(void);	/* test_payload.c */
+int	 run_oauth_tests(void);		/* test_oauth.c */
 
 #endif
