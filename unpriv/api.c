@@ -19,12 +19,14 @@
 #include "common/log.h"
 #include "unpriv/api.h"
 #include "unpriv/auth.h"
+#include "unpriv/consent.h"
 #include "unpriv/broker.h"
 #include "unpriv/db.h"
 #include "unpriv/http.h"
 #include "unpriv/khclient.h"
 #include "unpriv/payload.h"
 #include "unpriv/provider.h"
+#include "unpriv/refresh.h"
 #include "unpriv/schema.h"
 #include "unpriv/session.h"
 #include "unpriv/store.h"
@@ -475,6 +477,47 @@ route_connection(struct http_req *r)
 	return http_json(r, MHD_HTTP_OK, view);
 }
 
+/*
+ * RFC 7009 at the provider first, for OAuth connections; whatever it
+ * says, the local delete goes ahead, and the outcome is recorded.  Any
+ * failure here only means there is nothing to revoke: it answers nothing.
+ */
+static void
+revoke_before_delete(struct http_req *r, const char *id)
+{
+	struct vault_ad	 ad;
+	uint8_t		 sealed[VAULT_SEALED_MAX];
+	size_t		 len;
+	json_t		*provider = NULL, *values = NULL, *view = NULL;
+	const char	*prov, *mode, *outcome;
+	char		 buf[256];
+	int		 has;
+
+	if (store_connection_get(r->b->db, id, &view, sealed, sizeof(sealed),
+	    &len) != 0 || len == 0)
+		goto done;
+	prov = json_string_value(json_object_get(view, "provider"));
+	if (prov == NULL || store_provider_get(r->b->db, prov, &provider,
+	    &has) != 0)
+		goto done;
+	mode = json_string_value(json_object_get(provider, "auth_mode"));
+	if (mode == NULL || strcmp(mode, "oauth2") != 0)
+		goto done;
+	if (vault_ad_credential(&ad, id) == -1 || vault_open_json(r->b->vault,
+	    &ad, sealed, len, &values) != 0)
+		outcome = "revocation failed: the tokens do not open";
+	else
+		outcome = refresh_revoke(r, provider, values, buf, sizeof(buf));
+	access_log(r, id, "revoke", outcome);
+	log_kv(LOGL_INFO, "disconnect", "conn", id, "revocation", outcome,
+	    NULL);
+done:
+	explicit_bzero(sealed, sizeof(sealed));
+	json_decref(values);
+	json_decref(provider);
+	json_decref(view);
+}
+
 static enum MHD_Result
 route_connection_delete(struct http_req *r)
 {
@@ -487,6 +530,7 @@ route_connection_delete(struct http_req *r)
 		return a;
 	if (!payload_connection_ok(id))
 		return http_not_found(r, "no such connection");
+	revoke_before_delete(r, id);
 	if ((rv = store_connection_delete(r->b->db, id)) != 0)
 		return api_store_error(r, rv, "no such connection");
 	access_log(r, id, "delete", "ok");
@@ -514,6 +558,12 @@ connection_values(struct http_req *r, const char *id, json_t **provider,
 	prov = json_string_value(json_object_get(*view, "provider"));
 	if (prov == NULL || get_provider(r, prov, provider, answered) == -1)
 		goto fail;
+	if (len == 0) {
+		/* A consent that failed, or one in progress. */
+		*answered = http_problem(r, MHD_HTTP_CONFLICT, "not-connected",
+		    "Not connected", "this connection holds no credential");
+		goto fail;
+	}
 	if (vault_ad_credential(&ad, id) == -1 ||
 	    (rv = vault_open_json(r->b->vault, &ad, sealed, len,
 	    &secrets)) != 0) {
@@ -530,37 +580,85 @@ fail:
 	return -1;
 }
 
-/* GET /token/{c}: the generic credential payload of DESIGN §8. */
-static enum MHD_Result
-route_token(struct http_req *r)
+/* The values a payload is built from: for oauth2, the access token only. */
+static json_t *
+payload_values(const json_t *provider, json_t *values)
+{
+	const char	*mode;
+
+	mode = json_string_value(json_object_get(provider, "auth_mode"));
+	if (mode == NULL || strcmp(mode, "oauth2") != 0)
+		return json_incref(values);
+	return json_pack("{s:O, s:O*}", "access_token", json_object_get(values,
+	    "access_token"), "token_type", json_object_get(values,
+	    "token_type"));
+}
+
+static int
+is_oauth2(const json_t *provider)
+{
+	const char	*mode;
+
+	mode = json_string_value(json_object_get(provider, "auth_mode"));
+	return mode != NULL && strcmp(mode, "oauth2") == 0;
+}
+
+/*
+ * The generic credential payload of DESIGN §8 for connection id, OAuth
+ * tokens refreshed first when they expire soon (or always, with force).
+ */
+enum MHD_Result
+api_token(struct http_req *r, const char *id, int force)
 {
 	enum MHD_Result	 a;
-	json_t		*provider, *values, *view, *out;
-	const char	*id = r->params[0], *exp;
+	json_t		*provider, *values, *view, *out, *pv;
+	const char	*exp;
 	char		 reason[256];
 
-	r->connection = id;
-	if (auth_require(r, OP_TOKEN_READ, id, &a) == -1)
-		return a;
 	if (!payload_connection_ok(id))
 		return http_not_found(r, "no such connection");
 	if (connection_values(r, id, &provider, &values, &view, &a) == -1)
 		return a;
-	exp = json_string_value(json_object_get(view, "expires_at"));
-	if (payload_build(provider, id, values, exp, &out, reason,
-	    sizeof(reason)) == -1) {
-		log_warnx("token %s: %s", id, reason);
-		access_log(r, id, "token", "unusable");
-		a = http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "unusable-credential", "Credential unusable", reason);
-	} else {
-		access_log(r, id, "token", "ok");
-		a = http_json(r, MHD_HTTP_OK, out);
+	if (force && !is_oauth2(provider))
+		a = http_problem(r, MHD_HTTP_CONFLICT, "not-refreshable",
+		    "Not refreshable", "only OAuth connections refresh");
+	else if (is_oauth2(provider) && refresh_if_needed(r, id, provider,
+	    force, &values, &view, &a) == -1)
+		access_log(r, id, "token", "refresh failed");
+	else {
+		exp = json_string_value(json_object_get(view, "expires_at"));
+		pv = payload_values(provider, values);
+		if (pv == NULL || payload_build(provider, id, pv, exp, &out,
+		    reason, sizeof(reason)) == -1) {
+			log_warnx("token %s: %s", id, pv ? reason :
+			    "no access token");
+			access_log(r, id, "token", "unusable");
+			a = http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "unusable-credential", "Credential unusable",
+			    "the stored credential cannot make a payload");
+		} else {
+			access_log(r, id, "token", "ok");
+			a = http_json(r, MHD_HTTP_OK, out);
+		}
+		json_decref(pv);
 	}
 	json_decref(values);
 	json_decref(provider);
 	json_decref(view);
 	return a;
+}
+
+/* GET /token/{c} */
+static enum MHD_Result
+route_token(struct http_req *r)
+{
+	enum MHD_Result	 a;
+	const char	*id = r->params[0];
+
+	r->connection = id;
+	if (auth_require(r, OP_TOKEN_READ, id, &a) == -1)
+		return a;
+	return api_token(r, id, 0);
 }
 
 const struct http_route api_routes[] = {
@@ -575,5 +673,8 @@ const struct http_route api_routes[] = {
 	{ "DELETE",	"/connections/{}",		0, route_connection_delete },
 	{ "GET",	"/token/{}",			0, route_token },
 	{ "POST",	"/connect/sessions",		HTTP_JSON, route_session_new },
+	{ "POST",	"/token/{}/refresh",		0, route_token_refresh },
+	{ "GET",	"/auth/start",			0, route_auth_start },
+	{ "GET",	"/auth/callback/{}",		0, route_auth_callback },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -17,6 +17,9 @@ extern const size_t		 admin_nroutes;
 enum MHD_Result	 api_invalid(struct http_req *, const char *path,
 		    const char *reason);
 
+/* GET /token/{c} and the forced refresh: the credential payload. */
+enum MHD_Result	 api_token(struct http_req *, const char *id, int force);
+
 /* An owner: 1-128 printable characters. */
 int		 api_owner_ok(const char *);
 

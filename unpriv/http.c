@@ -55,6 +55,15 @@ struct http_ctx {
 };
 
 static enum MHD_Result
+add_retry_after(struct MHD_Response *resp, long seconds)
+{
+	char	 v[24];
+
+	snprintf(v, sizeof(v), "%ld", seconds);
+	return MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+}
+
+static enum MHD_Result
 respond(struct http_req *r, unsigned int status, const char *ctype,
     const char *body, size_t len, const char *allow, const char *location)
 {
@@ -76,7 +85,9 @@ respond(struct http_req *r, unsigned int status, const char *ctype,
 	    (allow != NULL && MHD_add_response_header(resp,
 	    MHD_HTTP_HEADER_ALLOW, allow) == MHD_NO) ||
 	    (location != NULL && MHD_add_response_header(resp,
-	    MHD_HTTP_HEADER_LOCATION, location) == MHD_NO)) {
+	    MHD_HTTP_HEADER_LOCATION, location) == MHD_NO) ||
+	    (r->retry_after > 0 && add_retry_after(resp, r->retry_after) ==
+	    MHD_NO)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}

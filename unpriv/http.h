@@ -35,6 +35,7 @@ struct http_req {
 	struct client		*client;	/* set by auth_client() */
 	unsigned int		 status;	/* what was answered */
 	const char		*connection;	/* for the access log */
+	long			 retry_after;	/* seconds; 0: no header */
 };
 
 /* Route flags. */
