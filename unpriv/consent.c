@@ -105,7 +105,7 @@ oauth_provider(struct http_req *r, const char *id, json_t **doc,
 		*a = http_problem(r, MHD_HTTP_CONFLICT, "not-oauth",
 		    "Not an OAuth provider", "this provider is connected "
 		    "through its form");
-	else if (provider_ready(*doc, has, why, sizeof(why)) != 0)
+	else if (!provider_ready(*doc, has, why, sizeof(why)))
 		*a = http_problem(r, MHD_HTTP_CONFLICT, "provider-not-ready",
 		    "Provider not ready", why);
 	else

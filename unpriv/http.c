@@ -537,13 +537,21 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
 	srv->b = b;
 	if (nthreads == 0)
 		nthreads = 1;
+	/* A pool of one is no pool: libmicrohttpd warns about it. */
+	struct MHD_OptionItem	 pool[] = {
+		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)nthreads, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	if (nthreads < 2)
+		pool[0].option = MHD_OPTION_END;
 	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    http_access, srv,
 	    /* First, so that every message of MHD's comes to us. */
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhdlog, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listenfd,
-	    MHD_OPTION_THREAD_POOL_SIZE, nthreads > 1 ? nthreads : 0,
+	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_CONNECTION_LIMIT, HTTP_CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY,
