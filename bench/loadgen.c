@@ -14,7 +14,9 @@
  * is a benchmark of the local appliance, not a tool to load other hosts.
  * The run is bounded by -d (and -r); it then prints one line
  *	requests N  rps X  p50 Yms  p99 Zms  errors E
- * or, with -j, one JSON object.
+ * or, with -j, one JSON object.  Exit status: 0 when every request had a
+ * 2xx answer, 3 when any did not (or failed, or timed out), 1 when the run
+ * could not start, 2 for bad usage.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -611,6 +613,32 @@ set_out(struct worker *w, struct conn *c, int on)
 	c->wantout = on;
 }
 
+/*
+ * The first failure, once, on the standard error: the request line, and of
+ * the answer its status line, plus the body only when the status is not
+ * 2xx (an error document); a damaged 2xx answer may hold a credential.
+ */
+static void
+describe_first(const struct conn *c, const char *why, int show_body)
+{
+	const char	*in = c->in != NULL ? c->in : "";
+	int		 zero = 0;
+	size_t		 n, i;
+
+	if (!atomic_compare_exchange_strong(&cfg.shown, &zero, 1))
+		return;
+	n = c->inlen < 300 ? c->inlen : 300;
+	if (!show_body)
+		n = strcspn(in, "\r\n") < n ? strcspn(in, "\r\n") : n;
+	fprintf(stderr, "bench-loadgen: first error (%s) on %.*s: ", why,
+	    (int)strcspn(cfg.reqs[c->req].buf, "\r"), cfg.reqs[c->req].buf);
+	for (i = 0; i < n; i++)
+		fputc(in[i] == '\r' || in[i] == '\n' || in[i] == '\t' ||
+		    ((unsigned char)in[i] >= 0x20 && in[i] != 0x7f) ?
+		    in[i] : '?', stderr);
+	fputc('\n', stderr);
+}
+
 static void
 fail(struct worker *w, struct conn *c)
 {
@@ -635,6 +663,7 @@ conn_write(struct worker *w, struct conn *c)
 			return;
 		}
 		if (n <= 0) {
+			describe_first(c, "send failed", 0);
 			fail(w, c);
 			return;
 		}
@@ -661,20 +690,6 @@ conn_issue(struct worker *w, struct conn *c)
 }
 
 static void
-describe_first(const struct conn *c, const char *why)
-{
-	int	 zero = 0;
-	size_t	 n;
-
-	if (!atomic_compare_exchange_strong(&cfg.shown, &zero, 1))
-		return;
-	n = c->inlen < 200 ? c->inlen : 200;
-	fprintf(stderr, "bench-loadgen: first error (%s) on %.*s: %.*s\n",
-	    why, (int)strcspn(cfg.reqs[c->req].buf, "\r"),
-	    cfg.reqs[c->req].buf, (int)n, c->in != NULL ? c->in : "");
-}
-
-static void
 record(struct worker *w, struct conn *c, const struct resp *r)
 {
 	uint64_t	 dt = now_ns() - c->t0;
@@ -687,7 +702,7 @@ record(struct worker *w, struct conn *c, const struct resp *r)
 	w->st.status[r->status < 600 ? r->status / 100 : 0]++;
 	if (r->status < 200 || r->status > 299) {
 		w->st.non2xx++;
-		describe_first(c, "status");
+		describe_first(c, "status", 1);
 	}
 	c->busy = 0;
 }
@@ -715,7 +730,7 @@ conn_read(struct worker *w, struct conn *c)
 	int		 rv;
 
 	if (c->inlen == c->insz && grow(c) == -1) {
-		describe_first(c, "too large");
+		describe_first(c, "too large", 0);
 		fail(w, c);
 		return;
 	}
@@ -727,13 +742,13 @@ conn_read(struct worker *w, struct conn *c)
 			w->st.reconnects++;
 		else {
 			w->st.ioerr++;
-			describe_first(c, n > 0 ? "unasked data" : "reset");
+			describe_first(c, n > 0 ? "unasked data" : "reset", 0);
 		}
 		conn_close(c);
 		return;
 	}
 	if (n == -1) {
-		describe_first(c, "reset");
+		describe_first(c, "reset", 0);
 		fail(w, c);
 		return;
 	}
@@ -745,12 +760,12 @@ conn_read(struct worker *w, struct conn *c)
 		r.used = c->inlen;
 		rv = 1;
 	} else if (rv == 0) {
-		describe_first(c, "connection lost");
+		describe_first(c, "connection lost", 0);
 		fail(w, c);
 		return;
 	}
 	if (rv == -1 || r.used != c->inlen) {
-		describe_first(c, "malformed answer");
+		describe_first(c, "malformed answer", 0);
 		fail(w, c);
 		return;
 	}
@@ -893,6 +908,17 @@ report(const struct stats *st, double secs, size_t nconns, int json)
 		    (unsigned long long)st->timeouts);
 }
 
+static uint64_t
+count(const char *s, uint64_t lo, uint64_t hi, const char *what)
+{
+	uint64_t	 v;
+
+	if (parse_u64(s, strlen(s), hi, &v) == -1 || v < lo)
+		die("%s: %s out of range [%llu, %llu]", s, what,
+		    (unsigned long long)lo, (unsigned long long)hi);
+	return v;
+}
+
 static double
 number(const char *s, double lo, double hi, const char *what)
 {
@@ -940,21 +966,21 @@ main(int argc, char *argv[])
 			json = 1;
 			break;
 		case 'n':
-			nconns = (size_t)number(optarg, 1, CONNS_MAX,
+			nconns = (size_t)count(optarg, 1, CONNS_MAX,
 			    "connections");
 			break;
 		case 'p':
 			path = optarg;
 			break;
 		case 'r':
-			cfg.maxreq = (uint64_t)number(optarg, 1, 1e12,
+			cfg.maxreq = count(optarg, 1, 1000000000000ull,
 			    "requests");
 			break;
 		case 'T':
 			timeout = number(optarg, 0.01, 600, "timeout");
 			break;
 		case 't':
-			nthreads = (size_t)number(optarg, 1, THREADS_MAX,
+			nthreads = (size_t)count(optarg, 1, THREADS_MAX,
 			    "threads");
 			break;
 		case 'u':

@@ -97,7 +97,7 @@ EOC
 chmod 600 "$t/dromos.conf"
 "$b/bin/dromosd" -d -f "$t/dromos.conf" >"$t/dromosd.log" 2>&1 &
 dpid=$!
-/usr/bin/python3 "$top/bench/setup_retrieval.py" wait "$t/run/broker.sock" ||
+/usr/bin/python3 "$top/bench/setup_retrieval.py" wait "$t/run/broker.sock" "$dpid" ||
     failed "broker did not start"
 
 ctl() { "$b/bin/dromosctl" -s "$t/run/admin.sock" "$@" 2>>"$t/ctl.log"; }

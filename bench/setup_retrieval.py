@@ -1,7 +1,8 @@
 """Set-up steps of bench/retrieval.sh that speak HTTP to the broker.
 
-    setup_retrieval.py wait SOCK
-        wait (up to 30 s) until GET /health on the broker's socket answers 200
+    setup_retrieval.py wait SOCK PID
+        wait (up to 30 s) until GET /health on the broker's socket answers
+        200; give up at once when process PID (dromosd) has gone
     setup_retrieval.py capture SOCK COUNT PATHS
         capture COUNT openai connections bench-0000... with the token in
         $WRITER, check that one reads back with the token in $READER, and
@@ -43,9 +44,12 @@ def request(conn, method, path, token=None, body=None):
     return r.status, r.read()
 
 
-def wait(sock):
+def wait(sock, pid):
     end = time.monotonic() + 30
     while time.monotonic() < end:
+        if not os.path.exists(f"/proc/{pid}") or proc_state(pid) == "Z":
+            print("setup_retrieval: dromosd exited", file=sys.stderr)
+            return 1
         try:
             c = UnixHTTPConnection(sock, timeout=2)
             st, _ = request(c, "GET", "/health")
@@ -57,6 +61,14 @@ def wait(sock):
         time.sleep(0.1)
     print("setup_retrieval: broker not healthy after 30 s", file=sys.stderr)
     return 1
+
+
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 def capture(sock, count, paths):
@@ -86,8 +98,8 @@ def capture(sock, count, paths):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == "wait":
-        return wait(argv[2])
+    if len(argv) == 4 and argv[1] == "wait":
+        return wait(argv[2], int(argv[3]))
     if len(argv) == 5 and argv[1] == "capture":
         return capture(argv[2], int(argv[3]), argv[4])
     print(__doc__, file=sys.stderr)

@@ -322,12 +322,12 @@ exchange(struct http_req *r, const json_t *doc, const json_t *os,
 	    sealed, len, verifier, sizeof(verifier)) != 0) {
 		snprintf(o->why, sizeof(o->why), "the stored PKCE verifier "
 		    "does not open");
-		return -1;
+		return -2;
 	}
 	if (provider_secret_open(r->b, prov, secret, sizeof(secret)) != 0) {
 		explicit_bzero(verifier, sizeof(verifier));
 		snprintf(o->why, sizeof(o->why), "client secret unusable");
-		return -1;
+		return -2;
 	}
 	res = oauth_exchange_code(doc, ep, secret[0] ? secret : NULL, code,
 	    verifier, json_string_value(json_object_get(os, "redirect_uri")),
@@ -402,12 +402,16 @@ complete(struct http_req *r, const json_t *os, const char *prov,
 		json_decref(doc);
 		return bad_callback(r, why);
 	}
-	if (exchange(r, doc, os, hash, sealed, len, cb->code, &ep, &t,
-	    &o) == -1) {
+	if ((rv = exchange(r, doc, os, hash, sealed, len, cb->code, &ep, &t,
+	    &o)) != 0) {
 		json_decref(doc);
 		oauth_tokens_free(&t);
 		log_kv(LOGL_WARN, "consent: code exchange failed", "provider",
 		    prov, "why", o.why, NULL);
+		if (rv == -2)
+			return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "Connection failed", "the sign-in could not be "
+			    "completed here; start again");
 		return page(r, MHD_HTTP_BAD_GATEWAY, "Connection failed",
 		    "the provider did not exchange the code for tokens");
 	}

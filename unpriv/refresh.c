@@ -5,7 +5,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,7 @@
 #define SECRET_MAX	1024
 #define BACKOFF_MS	250		/* doubled each try */
 #define BACKOFF_MAX_MS	2000
-#define FORCE_SLOTS	1024
+#define FAIL_HOLDOFF	5		/* seconds a failed refresh rests */
 
 /* When the connection's access token expires; 0 when it does not say. */
 static time_t
@@ -66,6 +65,40 @@ expiring(const json_t *view, const json_t *provider)
 	time_t	 exp = view_expires(view);
 
 	return exp != 0 && exp - time(NULL) <= provider_buffer(provider);
+}
+
+/* When the last refresh (or attempt; or forced one) happened; 0: never. */
+static time_t
+refresh_time(const json_t *view, const char *which)
+{
+	const json_t	*rf = json_object_get(view, "refresh");
+	struct tm	 tm;
+	const char	*s;
+	char		*end;
+
+	s = json_string_value(json_object_get(rf, which));
+	if (s == NULL)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL ||
+	    *end != '\0')
+		return 0;
+	return timegm(&tm);
+}
+
+/*
+ * A refresh that failed moments ago: while the old token still serves,
+ * waiters take it rather than ask a struggling provider again.
+ */
+static int
+failed_recently(const json_t *view)
+{
+	const json_t	*rf = json_object_get(view, "refresh");
+	json_int_t	 attempts;
+
+	attempts = json_integer_value(json_object_get(rf, "attempts"));
+	return attempts > 0 && time(NULL) - refresh_time(view,
+	    "last_refresh_at") < FAIL_HOLDOFF;
 }
 
 /* Still usable by a caller, buffer or not? */
@@ -136,7 +169,7 @@ merge_tokens(const json_t *old, const struct oauth_tokens *t)
 /* Seal and store new tokens inside the refresh transaction. */
 static int
 store_tokens(struct broker *b, struct store_tx *tx, const char *id,
-    const json_t *values, int64_t expires_in)
+    const json_t *values, int64_t expires_in, int forced)
 {
 	struct vault_ad	 ad;
 	uint8_t		 sealed[VAULT_SEALED_MAX];
@@ -152,7 +185,7 @@ store_tokens(struct broker *b, struct store_tx *tx, const char *id,
 	if (expires_in >= 0)
 		exp = time(NULL) + (time_t)expires_in;
 	rv = store_tx_connection_tokens(tx, id, sealed, len,
-	    vault_key_version(sealed, len), exp);
+	    vault_key_version(sealed, len), exp, forced);
 	explicit_bzero(sealed, sizeof(sealed));
 	return rv;
 }
@@ -265,7 +298,7 @@ refresh_locked(struct http_req *r, struct store_tx *tx, const char *id,
 	switch (res) {
 	case OAUTH_OK:
 		nv = merge_tokens(*values, &t);
-		rv = store_tokens(r->b, tx, id, nv, t.expires_in);
+		rv = store_tokens(r->b, tx, id, nv, t.expires_in, force);
 		oauth_tokens_free(&t);
 		if (rv != 0 || (rv = store_tx_commit(tx)) != 0) {
 			json_decref(nv);
@@ -287,7 +320,7 @@ refresh_locked(struct http_req *r, struct store_tx *tx, const char *id,
 		    sizeof(again), &againlen) == 0 && againlen == len &&
 		    memcmp(again, sealed, len) == 0) {
 			store_tx_connection_refresh_failed(tx, id,
-			    "invalid_grant", 1);
+			    "invalid_grant", 1, force);
 			store_tx_commit(tx);
 			log_kv(LOGL_WARN, "refresh: grant refused; connection "
 			    "needs consent again", "conn", id, NULL);
@@ -305,7 +338,7 @@ refresh_locked(struct http_req *r, struct store_tx *tx, const char *id,
 	default:
 		oauth_tokens_free(&t);
 		store_tx_connection_refresh_failed(tx, id, o.why[0] ? o.why :
-		    oauth_result_name(res), 0);
+		    oauth_result_name(res), 0, force);
 		store_tx_commit(tx);
 		if (valid)
 			return 0;
@@ -353,9 +386,21 @@ refresh_if_needed(struct http_req *r, const char *id, const json_t *provider,
 		return -1;
 	}
 	replace(values, view, nvalues, nview);
-	if (!force && !expiring(*view, provider)) {
+	if (!force && (!expiring(*view, provider) ||
+	    (failed_recently(*view) && still_valid(*view)))) {
 		store_tx_rollback(tx);
 		return 0;
+	}
+	/* Forced refreshes: once per interval per connection, every broker. */
+	if (force && time(NULL) - refresh_time(*view, "last_forced_at") <
+	    REFRESH_FORCE_INTERVAL) {
+		store_tx_rollback(tx);
+		r->retry_after = REFRESH_FORCE_INTERVAL -
+		    (long)(time(NULL) - refresh_time(*view, "last_forced_at"));
+		*a = http_problem(r, MHD_HTTP_TOO_MANY_REQUESTS,
+		    "rate-limited", "Too many refreshes", "this connection "
+		    "was refreshed moments ago");
+		return -1;
 	}
 	rv = refresh_locked(r, tx, id, provider, force, sealed, len, values,
 	    view, a);
@@ -404,57 +449,16 @@ refresh_revoke(struct http_req *r, const json_t *provider,
 	return buf;
 }
 
-/* One forced refresh per connection per interval, per broker. */
-static struct {
-	pthread_mutex_t	 mtx;
-	struct {
-		char	 id[129];
-		time_t	 at;
-	}		 slot[FORCE_SLOTS];
-} forced = { .mtx = PTHREAD_MUTEX_INITIALIZER };
-
-static long
-force_wait(const char *id)
-{
-	unsigned long	 h = 5381;
-	const char	*p;
-	time_t		 now = time(NULL);
-	long		 wait = 0;
-	size_t		 i;
-
-	for (p = id; *p != '\0'; p++)
-		h = h * 33 + (unsigned char)*p;
-	i = h % FORCE_SLOTS;
-	pthread_mutex_lock(&forced.mtx);
-	if (strcmp(forced.slot[i].id, id) == 0 &&
-	    now - forced.slot[i].at < REFRESH_FORCE_INTERVAL)
-		wait = REFRESH_FORCE_INTERVAL - (long)(now - forced.slot[i].at);
-	else {
-		snprintf(forced.slot[i].id, sizeof(forced.slot[i].id), "%s",
-		    id);
-		forced.slot[i].at = now;
-	}
-	pthread_mutex_unlock(&forced.mtx);
-	return wait;
-}
-
 enum MHD_Result
 route_token_refresh(struct http_req *r)
 {
 	enum MHD_Result	 a;
 	const char	*id = r->params[0];
-	long		 wait;
 
 	r->connection = id;
 	if (auth_require(r, OP_TOKEN_REFRESH, id, &a) == -1)
 		return a;
 	if (!http_id_valid(id, 128))
 		return http_not_found(r, "no such connection");
-	if ((wait = force_wait(id)) > 0) {
-		r->retry_after = wait;
-		return http_problem(r, MHD_HTTP_TOO_MANY_REQUESTS,
-		    "rate-limited", "Too many refreshes", "this connection "
-		    "was refreshed moments ago");
-	}
 	return api_token(r, id, 1);
 }

@@ -35,7 +35,8 @@
 	" 'expires_at', rfc3339(expires_at), 'metadata', metadata," \
 	" 'needs_reauth', needs_reauth, 'refresh', json_build_object(" \
 	" 'attempts', refresh_attempts, 'last_error', last_error," \
-	" 'last_refresh_at', rfc3339(last_refresh_at)))"
+	" 'last_refresh_at', rfc3339(last_refresh_at)," \
+	" 'last_forced_at', rfc3339(last_forced_refresh_at)))"
 
 /* A refresh lock per connection: the id hashed to an advisory key. */
 #define REFRESH_LOCK \
@@ -197,18 +198,21 @@ static const struct db_stmt stmts[S_COUNT] = {
 	    " ELSE connections.status END, updated_at = now()" },
 
 	[S_REFRESH_LOCK] = { "refresh_lock", 1, REFRESH_LOCK },
-	[S_CONN_TOKENS] = { "connection_tokens", 4,
+	[S_CONN_TOKENS] = { "connection_tokens", 5,
 	    "UPDATE connections SET secrets = $2::bytea,"
 	    " key_version = $3::integer, expires_at = to_timestamp($4::bigint),"
 	    " status = 'active', needs_reauth = false, refresh_attempts = 0,"
-	    " last_error = NULL, last_refresh_at = now(), updated_at = now()"
-	    " WHERE id = $1::text" },
-	[S_CONN_REFRESH_FAILED] = { "connection_refresh_failed", 3,
+	    " last_error = NULL, last_refresh_at = now(), updated_at = now(),"
+	    " last_forced_refresh_at = CASE WHEN $5::boolean THEN now()"
+	    " ELSE last_forced_refresh_at END WHERE id = $1::text" },
+	[S_CONN_REFRESH_FAILED] = { "connection_refresh_failed", 4,
 	    "UPDATE connections SET refresh_attempts = refresh_attempts + 1,"
 	    " last_error = $2::text, last_refresh_at = now(),"
 	    " needs_reauth = needs_reauth OR $3::boolean,"
 	    " status = CASE WHEN $3::boolean THEN 'needs_reauth'"
-	    " ELSE status END, updated_at = now() WHERE id = $1::text" },
+	    " ELSE status END, updated_at = now(),"
+	    " last_forced_refresh_at = CASE WHEN $4::boolean THEN now()"
+	    " ELSE last_forced_refresh_at END WHERE id = $1::text" },
 };
 
 struct store_tx {
@@ -1092,7 +1096,7 @@ store_tx_connection_get(struct store_tx *tx, const char *id, json_t **view,
 int
 store_tx_connection_tokens(struct store_tx *tx, const char *id,
     const uint8_t *sealed, size_t len, uint32_t key_version,
-    time_t expires_at)
+    time_t expires_at, int forced)
 {
 	struct q	 q;
 	PGresult	*r;
@@ -1106,6 +1110,7 @@ store_tx_connection_tokens(struct store_tx *tx, const char *id,
 		q_int(&q, (long long)expires_at);
 	else
 		q_text(&q, NULL);
+	q_text(&q, forced ? "true" : "false");
 	if ((rv = exec_conn(tx->c, S_CONN_TOKENS, &q, &r)) != STORE_OK)
 		return rv;
 	return touched(r);
@@ -1113,7 +1118,7 @@ store_tx_connection_tokens(struct store_tx *tx, const char *id,
 
 int
 store_tx_connection_refresh_failed(struct store_tx *tx, const char *id,
-    const char *error, int needs_reauth)
+    const char *error, int needs_reauth, int forced)
 {
 	struct q	 q;
 	PGresult	*r;
@@ -1123,6 +1128,7 @@ store_tx_connection_refresh_failed(struct store_tx *tx, const char *id,
 	q_text(&q, id);
 	q_text(&q, error);
 	q_text(&q, needs_reauth ? "true" : "false");
+	q_text(&q, forced ? "true" : "false");
 	if ((rv = exec_conn(tx->c, S_CONN_REFRESH_FAILED, &q, &r)) != STORE_OK)
 		return rv;
 	return touched(r);

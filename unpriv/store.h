@@ -186,8 +186,8 @@ int	 store_tx_connection_get(struct store_tx *, const char *id,
 	    json_t **view, uint8_t *sealed, size_t sz, size_t *len);
 int	 store_tx_connection_tokens(struct store_tx *, const char *id,
 	    const uint8_t *sealed, size_t len, uint32_t key_version,
-	    time_t expires_at);
+	    time_t expires_at, int forced);
 int	 store_tx_connection_refresh_failed(struct store_tx *, const char *id,
-	    const char *error, int needs_reauth);
+	    const char *error, int needs_reauth, int forced);
 
 #endif /* DROMOS_UNPRIV_STORE_H */

@@ -1,0 +1,449 @@
+/*
+ * gateway.conf (gateway/config.h): a table of statements for
+ * common/conf.c, their handlers, and the checks that need the whole file.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "gateway/config.h"
+
+#define DEFAULT_BROKER	"/run/dromos/broker.sock"
+#define DEFAULT_USER	"_dromosgw"
+
+/* "1.2.3.4:443" or "[::1]:443": numeric only, no name lookups. */
+static int
+addr_parse(const char *s, struct gw_addr *a)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
+	const char		*colon, *end;
+	char			 host[INET6_ADDRSTRLEN + 1];
+	unsigned long		 port;
+	char			*ep;
+	size_t			 hl;
+
+	memset(&a->ss, 0, sizeof(a->ss));
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		hl = (size_t)(end - s - 1);
+		colon = end + 1;
+		s++;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &ep, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *ep != '\0' || errno != 0 ||
+	    port == 0 || port > 65535)
+		return -1;
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		a->len = sizeof(*sin);
+		a->loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		a->len = sizeof(*sin6);
+		a->loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		    sin6->sin6_addr.s6_addr[12] == 127);
+		return 0;
+	}
+	return -1;
+}
+
+static int
+set_addr(struct conf *c, struct conf_stmt *st, struct gw_addr *a)
+{
+	char	*s;
+	int	 line = conf_line(st);
+
+	if (conf_string(c, st, &s) == -1)
+		return -1;
+	if (strlen(s) >= sizeof(a->text) || addr_parse(s, a) == -1) {
+		conf_strfree(&s);
+		return conf_error(c, line, "\"%s\": expected a numeric "
+		    "address and port, like \"127.0.0.1:8443\" or "
+		    "\"[::1]:8443\"", st->what);
+	}
+	snprintf(a->text, sizeof(a->text), "%s", s);
+	a->line = line;
+	conf_strfree(&s);
+	return 0;
+}
+
+static int
+h_listen(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
+    void *base)
+{
+	struct gw_conf	*cf = base;
+
+	(void)kw;
+	return set_addr(c, st, &cf->listen);
+}
+
+static int
+h_metrics(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
+    void *base)
+{
+	struct gw_conf	*cf = base;
+
+	(void)kw;
+	return set_addr(c, st, &cf->metrics);
+}
+
+static int
+h_tls_cert(struct conf *c, struct conf_stmt *st,
+    const struct conf_keyword *kw, void *base)
+{
+	struct gw_conf	*cf = base;
+	char		*cert, *key;
+
+	(void)kw;
+	cf->tls_line = conf_line(st);
+	if (conf_path(c, st, &cert) == -1)
+		return -1;
+	if (!conf_word(st, "key")) {
+		conf_strfree(&cert);
+		return conf_error(c, conf_line(st), "\"tls certificate\": "
+		    "expected \"key\" and the key's path");
+	}
+	if (conf_path(c, st, &key) == -1) {
+		conf_strfree(&cert);
+		return -1;
+	}
+	conf_strset(&cf->tls_cert, cert);
+	conf_strset(&cf->tls_key, key);
+	cf->tls = 1;
+	return 0;
+}
+
+static int
+h_tls_off(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
+    void *base)
+{
+	struct gw_conf	*cf = base;
+
+	(void)c;
+	(void)kw;
+	cf->tls_line = conf_line(st);
+	cf->tls = 0;
+	return 0;
+}
+
+/* "https://host[:port]": scheme and authority only, as browsers send it. */
+static int
+origin_ok(const char *o)
+{
+	const char	*p;
+
+	if (strncmp(o, "https://", 8) == 0)
+		p = o + 8;
+	else if (strncmp(o, "http://", 7) == 0)
+		p = o + 7;
+	else
+		return 0;
+	if (*p == '\0')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '-' || *p == ':' || *p == '[' ||
+		    *p == ']'))
+			return 0;
+	return 1;
+}
+
+static int
+h_cors(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
+    void *base)
+{
+	struct gw_conf	*cf = base;
+	char		*s;
+	int		 line = conf_line(st);
+
+	(void)kw;
+	if (conf_string(c, st, &s) == -1)
+		return -1;
+	if (!origin_ok(s)) {
+		conf_strfree(&s);
+		return conf_error(c, line, "\"cors origin\": expected "
+		    "\"https://host[:port]\" in lower case, without a path");
+	}
+	if (cf->ncors == GW_CORS_MAX) {
+		conf_strfree(&s);
+		return conf_error(c, line, "\"cors origin\": more than %d",
+		    GW_CORS_MAX);
+	}
+	cf->cors[cf->ncors++] = s;
+	return 0;
+}
+
+/* rate limit WHAT off | N [per second|per minute] [burst M] */
+static int
+h_rate(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
+    void *base)
+{
+	struct gw_rate	*r = (struct gw_rate *)((char *)base + kw->off);
+	struct gw_rate	 nr;
+
+	memset(&nr, 0, sizeof(nr));
+	if (conf_word(st, "off")) {
+		nr.off = 1;
+		*r = nr;
+		return 0;
+	}
+	if (conf_number(c, st, 1, 1000000, &nr.n) == -1)
+		return -1;
+	if (conf_word(st, "per")) {
+		if (conf_word(st, "minute"))
+			nr.per_minute = 1;
+		else if (!conf_word(st, "second"))
+			return conf_error(c, conf_line(st), "\"%s\": expected "
+			    "\"per second\" or \"per minute\"", kw->phrase);
+	}
+	nr.burst = nr.n;
+	if (conf_word(st, "burst") &&
+	    conf_number(c, st, 1, 1000000, &nr.burst) == -1)
+		return -1;
+	*r = nr;
+	return 0;
+}
+
+static const struct conf_keyword grammar[] = {
+	{ "listen", NULL, 0, h_listen, 0, 0, 0, NULL },
+	{ "tls certificate", "tls", 0, h_tls_cert, 0, 0, 0, NULL },
+	{ "tls off", "tls", 0, h_tls_off, 0, 0, 0, NULL },
+	{ "broker socket", NULL, 0, conf_set_path,
+	    offsetof(struct gw_conf, broker_socket), 0, 0, NULL },
+	{ "broker timeout", NULL, 0, conf_set_number,
+	    offsetof(struct gw_conf, broker_timeout), 1, 600, "seconds" },
+	{ "metrics listen", NULL, 0, h_metrics, 0, 0, 0, NULL },
+	{ "cors origin", NULL, CONF_MULTI, h_cors, 0, 0, 0, NULL },
+	{ "rate limit client", NULL, 0, h_rate,
+	    offsetof(struct gw_conf, rl_client), 0, 0, NULL },
+	{ "rate limit connection", NULL, 0, h_rate,
+	    offsetof(struct gw_conf, rl_conn), 0, 0, NULL },
+	{ "rate limit refresh", NULL, 0, h_rate,
+	    offsetof(struct gw_conf, rl_refresh), 0, 0, NULL },
+	{ "rate limit entries", NULL, 0, conf_set_number,
+	    offsetof(struct gw_conf, rl_entries), 16, 16777216, NULL },
+	{ "user", NULL, 0, conf_set_string, offsetof(struct gw_conf, user),
+	    0, 0, NULL },
+	{ "body limit", NULL, 0, conf_set_number,
+	    offsetof(struct gw_conf, body_limit), 1024, 1048576, "bytes" },
+	{ "client timeout", NULL, 0, conf_set_number,
+	    offsetof(struct gw_conf, client_timeout), 1, 3600, "seconds" },
+	{ "threads", NULL, 0, conf_set_number,
+	    offsetof(struct gw_conf, threads), 2, 256, NULL },
+};
+
+static int
+defaults(struct gw_conf *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->tls = -1;
+	cf->broker_timeout = 30;
+	cf->rl_client = (struct gw_rate){ 0, 50, 0, 100 };
+	cf->rl_conn = (struct gw_rate){ 0, 20, 0, 40 };
+	cf->rl_refresh = (struct gw_rate){ 0, 6, 1, 3 };
+	cf->rl_entries = 65536;
+	cf->body_limit = 65536;
+	cf->client_timeout = 30;
+	if ((cf->broker_socket = strdup(DEFAULT_BROKER)) == NULL ||
+	    (cf->user = strdup(DEFAULT_USER)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* What only the whole file can tell. */
+static int
+check(struct conf *c, struct gw_conf *cf)
+{
+	if (cf->listen.line == 0)
+		return conf_error(c, 0, "no \"listen\" statement");
+	if (cf->tls == -1)
+		return conf_error(c, 0, "no \"tls\" statement (\"tls "
+		    "certificate ... key ...\", or \"tls off\" on a loopback "
+		    "address)");
+	if (cf->tls == 0 && !cf->listen.loopback)
+		return conf_error(c, cf->tls_line, "\"tls off\": plain HTTP "
+		    "is only served on a loopback address, and \"listen\" "
+		    "(line %d) is not one", cf->listen.line);
+	if (cf->metrics.line != 0 && !cf->metrics.loopback)
+		return conf_error(c, cf->metrics.line, "\"metrics listen\": "
+		    "metrics are plain HTTP and only served on a loopback "
+		    "address");
+	if (cf->metrics.line != 0 && cf->metrics.len == cf->listen.len &&
+	    memcmp(&cf->metrics.ss, &cf->listen.ss, cf->listen.len) == 0)
+		return conf_error(c, cf->metrics.line, "\"metrics listen\": "
+		    "the same address as \"listen\" (line %d)",
+		    cf->listen.line);
+	if (cf->broker_socket[0] != '/')
+		return conf_error(c, 0, "\"broker socket\": expected an "
+		    "absolute path");
+	return 0;
+}
+
+int
+gw_config_parse(const char *name, const char *buf, size_t len,
+    struct gw_conf *cf, char *err, size_t errlen)
+{
+	struct conf	 c;
+	int		 rv;
+
+	conf_init(&c, name, buf, len, err, errlen);
+	if (defaults(cf) == -1) {
+		conf_error(&c, 0, "out of memory");
+		rv = -1;
+	} else
+		rv = conf_parse(&c, grammar, sizeof(grammar) /
+		    sizeof(grammar[0]), cf);
+	if (rv == 0)
+		rv = check(&c, cf);
+	conf_free(&c);
+	if (rv != 0)
+		gw_config_free(cf);
+	return rv;
+}
+
+int
+gw_config_load(const char *path, struct gw_conf *cf, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 fd, rv;
+
+	memset(cf, 0, sizeof(*cf));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > GW_CONF_MAX) {
+		snprintf(err, errlen, "%s: not a regular file of at most %zu "
+		    "bytes", path, GW_CONF_MAX);
+		close(fd);
+		return -1;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		close(fd);
+		return -1;
+	}
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	rv = gw_config_parse(path, buf, off, cf, err, errlen);
+	explicit_bzero(buf, off);
+	free(buf);
+	return rv;
+}
+
+void
+gw_config_free(struct gw_conf *cf)
+{
+	size_t	 i;
+
+	conf_strfree(&cf->tls_cert);
+	conf_strfree(&cf->tls_key);
+	conf_strfree(&cf->broker_socket);
+	conf_strfree(&cf->user);
+	for (i = 0; i < cf->ncors; i++)
+		conf_strfree(&cf->cors[i]);
+	cf->ncors = 0;
+}
+
+double
+gw_rate_per_second(const struct gw_rate *r)
+{
+	if (r->off)
+		return 0;
+	return r->per_minute ? (double)r->n / 60.0 : (double)r->n;
+}
+
+int
+gw_cors_allowed(const struct gw_conf *cf, const char *origin)
+{
+	size_t	 i;
+
+	if (origin == NULL)
+		return 0;
+	for (i = 0; i < cf->ncors; i++)
+		if (strcmp(cf->cors[i], origin) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+dump_rate(FILE *fp, const char *what, const struct gw_rate *r)
+{
+	if (r->off)
+		fprintf(fp, "rate limit %s off\n", what);
+	else
+		fprintf(fp, "rate limit %s %llu per %s burst %llu\n", what,
+		    (unsigned long long)r->n, r->per_minute ? "minute" :
+		    "second", (unsigned long long)r->burst);
+}
+
+/* Paths and origins are the operator's own; quoting keeps them parseable. */
+void
+gw_config_dump(const struct gw_conf *cf, FILE *fp)
+{
+	size_t	 i;
+
+	fprintf(fp, "listen \"%s\"\n", cf->listen.text);
+	if (cf->tls == 1)
+		fprintf(fp, "tls certificate \"%s\" key \"%s\"\n", cf->tls_cert,
+		    cf->tls_key);
+	else
+		fprintf(fp, "tls off\n");
+	fprintf(fp, "broker socket \"%s\"\n", cf->broker_socket);
+	fprintf(fp, "broker timeout %llu\n",
+	    (unsigned long long)cf->broker_timeout);
+	if (cf->metrics.line != 0)
+		fprintf(fp, "metrics listen \"%s\"\n", cf->metrics.text);
+	for (i = 0; i < cf->ncors; i++)
+		fprintf(fp, "cors origin \"%s\"\n", cf->cors[i]);
+	dump_rate(fp, "client", &cf->rl_client);
+	dump_rate(fp, "connection", &cf->rl_conn);
+	dump_rate(fp, "refresh", &cf->rl_refresh);
+	fprintf(fp, "rate limit entries %llu\n",
+	    (unsigned long long)cf->rl_entries);
+	fprintf(fp, "user \"%s\"\n", cf->user);
+	fprintf(fp, "body limit %llu\n", (unsigned long long)cf->body_limit);
+	fprintf(fp, "client timeout %llu\n",
+	    (unsigned long long)cf->client_timeout);
+	if (cf->threads != 0)
+		fprintf(fp, "threads %llu\n", (unsigned long long)cf->threads);
+}

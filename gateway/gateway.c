@@ -1,0 +1,402 @@
+/*
+ * dromos-gateway: the stateless public front door of Dromos (DESIGN §2,
+ * §7).  It holds no key and no database: it checks each request, limits
+ * its rate, and forwards it to the broker's internal socket.
+ *
+ * Start-up, in order:
+ *	read gateway.conf (-n: check it, and the TLS files, then exit)
+ *	read the TLS certificate and key (still root: they are root's)
+ *	create the listening sockets (still root: any port)
+ *	drop to the configured user, clear capabilities, harden the process
+ *	warm up OpenSSL, jansson, the random source and libmicrohttpd
+ *	load the seccomp filter (POLICY_GATEWAY)
+ *	start the servers, wipe the key from our memory
+ * then serve until SIGTERM or SIGINT, closing slow clients every second.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "common/jsonmem.h"
+#include "common/log.h"
+#include "gateway/config.h"
+#include "gateway/metrics.h"
+#include "gateway/ratelimit.h"
+#include "gateway/route.h"
+#include "gateway/server.h"
+#include "gateway/upstream.h"
+#include "policy/policy.h"
+
+#define PEM_MAX		((size_t)1024 * 1024)
+#define POOL_IDLE_MAX	64u
+#define THREADS_MIN	4u
+#define THREADS_MAX	64u
+#define NOFILE_WANT	4096u
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr, "usage: dromos-gateway [-dnRv] [-f file]\n");
+	exit(1);
+}
+
+/* -R: the route table, one "METHOD PATTERN" a line, for tests and docs. */
+static void
+print_routes(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < gw_nroutes; i++)
+		printf("%s %s\n", gw_routes[i].method, gw_routes[i].pattern);
+}
+
+/* Descriptors 0-2 must be open, so nothing we open can become one. */
+static void
+fds_sanitise(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) != fd)
+			fatal("/dev/null");
+}
+
+/*
+ * A PEM file, whole, NUL-terminated.  A private key must not be open to
+ * others, and must belong to root or to us.
+ */
+static char *
+read_pem(const char *path, int secret, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (size_t)st.st_size > PEM_MAX) {
+		snprintf(err, errlen, "%s: not a regular file of 1 to %zu "
+		    "bytes", path, PEM_MAX);
+		close(fd);
+		return NULL;
+	}
+	if (secret && ((st.st_mode & S_IRWXO) != 0 ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()))) {
+		snprintf(err, errlen, "%s: a private key must belong to root "
+		    "(or to us) and not be open to others (mode %03o)", path,
+		    (unsigned int)(st.st_mode & 0777));
+		close(fd);
+		return NULL;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		close(fd);
+		return NULL;
+	}
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	if (strstr(buf, "-----BEGIN ") == NULL || strlen(buf) != off) {
+		snprintf(err, errlen, "%s: not a PEM file", path);
+		explicit_bzero(buf, off);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void
+pem_free(char *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, strlen(p));
+	free(p);
+}
+
+/* -n: the file parsed; the TLS files must be usable too. */
+static int
+check_only(const struct gw_conf *cf, int verbose)
+{
+	char	 err[512];
+	char	*cert = NULL, *key = NULL;
+
+	if (cf->tls == 1 &&
+	    ((cert = read_pem(cf->tls_cert, 0, err, sizeof(err))) == NULL ||
+	    (key = read_pem(cf->tls_key, 1, err, sizeof(err))) == NULL)) {
+		pem_free(cert);
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	pem_free(cert);
+	pem_free(key);
+	if (verbose)
+		gw_config_dump(cf, stdout);
+	fprintf(stderr, "configuration OK\n");
+	return 0;
+}
+
+static int
+tcp_listen(const struct gw_addr *a)
+{
+	int	 fd, on = 1;
+
+	if ((fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		fatal("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		fatal("SO_REUSEADDR");
+	if (a->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		fatal("IPV6_V6ONLY");
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
+		fatal("bind %s", a->text);
+	if (listen(fd, 511) == -1)
+		fatal("listen %s", a->text);
+	return fd;
+}
+
+/*
+ * Up to CONN_LIMIT clients, the broker pool and libmicrohttpd's own
+ * descriptors: more than the usual soft limit of 1024.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_cur >= NOFILE_WANT || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max < NOFILE_WANT ? rl.rlim_max : NOFILE_WANT;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
+static int
+signal_fd(void)
+{
+	sigset_t	 set;
+	int		 fd;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal");
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread exists, so in every thread. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
+		fatal("signalfd");
+	return fd;
+}
+
+/*
+ * What the libraries load lazily (OpenSSL's providers, jansson's hash
+ * seed, the random source) is loaded now, while the filter allows it.
+ */
+static unsigned int
+warm_up(const struct gw_conf *cf)
+{
+	unsigned char	 key[GW_RATEKEY_LEN], rnd[16];
+	json_error_t	 err;
+	json_t		*doc;
+	long		 ncpu;
+	unsigned int	 n;
+
+	gw_ratekey("warm-up", "", 0, key);
+	arc4random_buf(rnd, sizeof(rnd));
+	json_object_seed(0);
+	/* The document we serve must at least be JSON. */
+	doc = json_loadb((const char *)gw_openapi, gw_openapi_len, 0, &err);
+	if (doc == NULL || !json_is_object(doc) ||
+	    json_object_get(doc, "openapi") == NULL)
+		fatalx("the embedded OpenAPI document is not valid");
+	json_decref(doc);
+	if (cf->tls == 1 && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		fatalx("libmicrohttpd was built without TLS");
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) != MHD_YES)
+		fatalx("libmicrohttpd was built without epoll");
+	if (cf->threads != 0)
+		return (unsigned int)cf->threads;
+	/* Handlers wait for the broker: more threads than CPUs. */
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	n = ncpu < 1 ? THREADS_MIN : (unsigned int)ncpu * 2;
+	return n < THREADS_MIN ? THREADS_MIN : n > THREADS_MAX ? THREADS_MAX :
+	    n;
+}
+
+static struct ratelimit *
+limiter(const struct gw_rate *r, uint64_t entries, const char *what)
+{
+	struct ratelimit	*rl;
+
+	if (r->off)
+		return NULL;
+	if ((rl = ratelimit_new(gw_rate_per_second(r), (double)r->burst,
+	    (size_t)entries)) == NULL)
+		fatalx("cannot set up the %s rate limit", what);
+	return rl;
+}
+
+/* Serve until a signal; close slow clients every second. */
+static void
+main_loop(int sigfd, struct gw_server *srv)
+{
+	struct pollfd			 pfd;
+	struct signalfd_siginfo		 si;
+	int				 n;
+
+	pfd.fd = sigfd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if ((n = poll(&pfd, 1, 1000)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		gw_server_reap(srv);
+		if (n == 0 || read(sigfd, &si, sizeof(si)) !=
+		    (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP ignored: restart to read the "
+			    "configuration again");
+			continue;
+		}
+		log_info("exiting on signal %u", si.ssi_signo);
+		return;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct gw_conf		 cf;
+	struct gw_limits	 limits;
+	struct gw_server	*srv;
+	struct metrics_server	*msrv = NULL;
+	struct upstream		*up;
+	const char		*conffile = GW_CONF_PATH;
+	char			 err[512], *cert = NULL, *key = NULL;
+	unsigned int		 nthreads;
+	int			 ch, debug = 0, noaction = 0, verbose = 0;
+	int			 lfd, mfd = -1, sigfd;
+
+	while ((ch = getopt(argc, argv, "df:nRv")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'R':
+			print_routes();
+			return 0;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc != optind)
+		usage();
+	log_init(debug, verbose);
+	log_procinit("gateway");
+	jsonmem_init();
+
+	if (gw_config_load(conffile, &cf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (noaction) {
+		ch = check_only(&cf, verbose);
+		gw_config_free(&cf);
+		return ch;
+	}
+
+	fds_sanitise();
+	raise_nofile();
+	sigfd = signal_fd();
+	if (cf.tls == 1 &&
+	    ((cert = read_pem(cf.tls_cert, 0, err, sizeof(err))) == NULL ||
+	    (key = read_pem(cf.tls_key, 1, err, sizeof(err))) == NULL))
+		fatalx("%s", err);
+	lfd = tcp_listen(&cf.listen);
+	if (cf.metrics.line != 0)
+		mfd = tcp_listen(&cf.metrics);
+
+	/* Not root: these two log that they skip their part. */
+	policy_drop_user(cf.user);
+	policy_caps_clear();
+	policy_harden_process();
+	nthreads = warm_up(&cf);
+	if (policy_seccomp_load(POLICY_GATEWAY, NULL) == -1)
+		fatalx("cannot load the seccomp filter");
+
+	if ((up = upstream_new(cf.broker_socket,
+	    (unsigned int)cf.broker_timeout * 1000u, POOL_IDLE_MAX)) == NULL)
+		fatalx("broker socket %s: path too long", cf.broker_socket);
+	limits.client = limiter(&cf.rl_client, cf.rl_entries, "client");
+	limits.connection = limiter(&cf.rl_conn, cf.rl_entries, "connection");
+	limits.refresh = limiter(&cf.rl_refresh, cf.rl_entries, "refresh");
+	srv = gw_server_start(&cf, lfd, cert, key, up, &limits, nthreads);
+	pem_free(key);
+	pem_free(cert);
+	if (srv == NULL)
+		fatalx("cannot serve on %s", cf.listen.text);
+	if (mfd != -1 && (msrv = metrics_start(mfd)) == NULL)
+		fatalx("cannot serve metrics on %s", cf.metrics.text);
+	log_kv(LOGL_INFO, "ready", "listen", cf.listen.text,
+	    "tls", cf.tls == 1 ? "on" : "off",
+	    "broker", cf.broker_socket,
+	    "metrics", cf.metrics.line != 0 ? cf.metrics.text : "-", NULL);
+
+	main_loop(sigfd, srv);
+	metrics_stop(msrv);
+	gw_server_stop(srv);
+	upstream_free(up);
+	ratelimit_free(limits.client);
+	ratelimit_free(limits.connection);
+	ratelimit_free(limits.refresh);
+	gw_config_free(&cf);
+	return 0;
+}

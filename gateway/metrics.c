@@ -1,0 +1,338 @@
+/*
+ * Counters, histograms and their exposition (gateway/metrics.h).
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "common/log.h"
+#include "gateway/metrics.h"
+#include "gateway/route.h"
+
+#define ROUTES_MAX	64		/* rows of gw_routes, plus unmatched */
+#define STATUS_MIN	100u
+#define STATUS_N	500u		/* 100 to 599 */
+
+/* Upper bounds in nanoseconds; +Inf is implicit. */
+static const uint64_t bounds_ns[] = {
+	500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000,
+	100000000, 250000000, 500000000, 1000000000, 2500000000u,
+	5000000000u, 10000000000u,
+};
+static const char *const bounds_txt[] = {
+	"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+	"0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+};
+#define NBOUNDS	(sizeof(bounds_ns) / sizeof(bounds_ns[0]))
+
+struct histogram {
+	atomic_uint_fast64_t	 bucket[NBOUNDS + 1];	/* not cumulative */
+	atomic_uint_fast64_t	 sum_ns;
+	atomic_uint_fast64_t	 count;
+};
+
+static atomic_uint_fast64_t	 requests[ROUTES_MAX][STATUS_N];
+static struct histogram		 durations[ROUTES_MAX];
+static struct histogram		 upstream_hist;
+static atomic_uint_fast64_t	 upstream_errors[UP_NERRORS];
+static atomic_uint_fast64_t	 limited[3];
+static atomic_int_fast64_t	 in_flight;
+
+static const char *const limit_names[] = { "client", "connection",
+    "refresh" };
+
+_Static_assert(sizeof(limit_names) / sizeof(limit_names[0]) == 3,
+    "one name per enum gw_limit");
+
+static void
+observe(struct histogram *h, uint64_t ns)
+{
+	size_t	 i;
+
+	for (i = 0; i < NBOUNDS && ns > bounds_ns[i]; i++)
+		;
+	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+static size_t
+route_slot(size_t route)
+{
+	if (route > gw_nroutes || gw_nroutes + 1 > ROUTES_MAX)
+		return ROUTES_MAX - 1;
+	return route;
+}
+
+void
+metrics_request(size_t route, unsigned int status, uint64_t ns)
+{
+	size_t	 r = route_slot(route);
+
+	if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_N)
+		atomic_fetch_add_explicit(&requests[r][status - STATUS_MIN], 1,
+		    memory_order_relaxed);
+	observe(&durations[r], ns);
+}
+
+void
+metrics_upstream(uint64_t ns)
+{
+	observe(&upstream_hist, ns);
+}
+
+void
+metrics_upstream_error(enum up_error e)
+{
+	if ((unsigned int)e < UP_NERRORS)
+		atomic_fetch_add_explicit(&upstream_errors[e], 1,
+		    memory_order_relaxed);
+}
+
+void
+metrics_ratelimited(enum gw_limit l)
+{
+	if ((unsigned int)l < 3)
+		atomic_fetch_add_explicit(&limited[l], 1,
+		    memory_order_relaxed);
+}
+
+void
+metrics_in_flight(int delta)
+{
+	atomic_fetch_add_explicit(&in_flight, delta, memory_order_relaxed);
+}
+
+static uint64_t
+get(atomic_uint_fast64_t *v)
+{
+	return (uint64_t)atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void
+route_labels(size_t r, const char **route, const char **method)
+{
+	if (r < gw_nroutes) {
+		*route = gw_routes[r].pattern;
+		*method = gw_routes[r].method;
+	} else {
+		*route = "unmatched";
+		*method = "any";
+	}
+}
+
+static void
+render_histogram(FILE *fp, const char *name, const char *labels,
+    struct histogram *h)
+{
+	uint64_t	 cum = 0, sum;
+	size_t		 i;
+	const char	*sep = labels[0] != '\0' ? "," : "";
+
+	for (i = 0; i <= NBOUNDS; i++) {
+		cum += get(&h->bucket[i]);
+		fprintf(fp, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep,
+		    i < NBOUNDS ? bounds_txt[i] : "+Inf",
+		    (unsigned long long)cum);
+	}
+	sum = get(&h->sum_ns);
+	fprintf(fp, "%s_sum%s%s%s %llu.%09llu\n", name,
+	    labels[0] != '\0' ? "{" : "", labels, labels[0] != '\0' ? "}" : "",
+	    (unsigned long long)(sum / 1000000000u),
+	    (unsigned long long)(sum % 1000000000u));
+	fprintf(fp, "%s_count%s%s%s %llu\n", name,
+	    labels[0] != '\0' ? "{" : "", labels, labels[0] != '\0' ? "}" : "",
+	    (unsigned long long)get(&h->count));
+}
+
+static void
+render_requests(FILE *fp)
+{
+	const char	*route, *method;
+	char		 labels[256];
+	uint64_t	 n;
+	size_t		 r, s, nslots = gw_nroutes + 1;
+
+	if (nslots > ROUTES_MAX)
+		nslots = ROUTES_MAX;
+	fputs("# HELP dromos_gateway_requests_total Requests answered, by "
+	    "route, method and status code.\n"
+	    "# TYPE dromos_gateway_requests_total counter\n", fp);
+	for (r = 0; r < nslots; r++) {
+		route_labels(r, &route, &method);
+		for (s = 0; s < STATUS_N; s++)
+			if ((n = get(&requests[r][s])) != 0)
+				fprintf(fp, "dromos_gateway_requests_total{"
+				    "route=\"%s\",method=\"%s\",code=\"%zu\"} "
+				    "%llu\n", route, method, s + STATUS_MIN,
+				    (unsigned long long)n);
+	}
+	fputs("# HELP dromos_gateway_request_duration_seconds Time from the "
+	    "request's headers to its answer, by route.\n"
+	    "# TYPE dromos_gateway_request_duration_seconds histogram\n", fp);
+	for (r = 0; r < nslots; r++) {
+		if (get(&durations[r].count) == 0)
+			continue;
+		route_labels(r, &route, &method);
+		snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"",
+		    route, method);
+		render_histogram(fp, "dromos_gateway_request_duration_seconds",
+		    labels, &durations[r]);
+	}
+}
+
+static void
+render_rest(FILE *fp)
+{
+	size_t	 i;
+
+	fputs("# HELP dromos_gateway_upstream_duration_seconds Time of one "
+	    "exchange with the broker.\n"
+	    "# TYPE dromos_gateway_upstream_duration_seconds histogram\n", fp);
+	render_histogram(fp, "dromos_gateway_upstream_duration_seconds", "",
+	    &upstream_hist);
+	fputs("# HELP dromos_gateway_upstream_errors_total Exchanges with the "
+	    "broker that failed, by kind.\n"
+	    "# TYPE dromos_gateway_upstream_errors_total counter\n", fp);
+	for (i = 1; i < UP_NERRORS; i++)
+		fprintf(fp, "dromos_gateway_upstream_errors_total{kind=\"%s\"} "
+		    "%llu\n", up_errname((enum up_error)i),
+		    (unsigned long long)get(&upstream_errors[i]));
+	fputs("# HELP dromos_gateway_ratelimited_total Requests refused by a "
+	    "rate limit, by limit.\n"
+	    "# TYPE dromos_gateway_ratelimited_total counter\n", fp);
+	for (i = 0; i < 3; i++)
+		fprintf(fp, "dromos_gateway_ratelimited_total{limit=\"%s\"} "
+		    "%llu\n", limit_names[i],
+		    (unsigned long long)get(&limited[i]));
+	fprintf(fp, "# HELP dromos_gateway_requests_in_flight Requests being "
+	    "handled now.\n"
+	    "# TYPE dromos_gateway_requests_in_flight gauge\n"
+	    "dromos_gateway_requests_in_flight %lld\n",
+	    (long long)atomic_load_explicit(&in_flight, memory_order_relaxed));
+}
+
+char *
+metrics_render(size_t *lenp)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*fp;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	render_requests(fp);
+	render_rest(fp);
+	if (fclose(fp) != 0) {
+		free(buf);
+		return NULL;
+	}
+	*lenp = len;
+	return buf;
+}
+
+/* The listener. */
+
+struct metrics_server {
+	struct MHD_Daemon	*mhd;
+};
+
+static enum MHD_Result
+reply(struct MHD_Connection *c, unsigned int status, const char *ctype,
+    char *body, size_t len, int owned)
+{
+	struct MHD_Response	*r;
+	enum MHD_Result		 rv;
+
+	if (owned)
+		r = MHD_create_response_from_buffer(len, body,
+		    MHD_RESPMEM_MUST_FREE);
+	else
+		r = MHD_create_response_from_buffer(len, body,
+		    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		if (owned)
+			free(body);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    ctype) == MHD_NO ||
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store") == MHD_NO ||
+	    MHD_add_response_header(r, "X-Content-Type-Options",
+	    "nosniff") == MHD_NO) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	rv = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rv;
+}
+
+static enum MHD_Result
+metrics_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	static char	 notfound[] = "not found\n";
+	static char	 oom[] = "out of memory\n";
+	static int	 marker;
+	char		*text;
+	size_t		 len;
+
+	(void)cls;
+	(void)version;
+	(void)upload_data;
+	if (*con_cls == NULL) {
+		*con_cls = &marker;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(url, "/metrics") != 0 || (strcmp(method, "GET") != 0 &&
+	    strcmp(method, "HEAD") != 0))
+		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", notfound,
+		    strlen(notfound), 0);
+	if ((text = metrics_render(&len)) == NULL)
+		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
+		    oom, strlen(oom), 0);
+	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; "
+	    "charset=utf-8", text, len, 1);
+}
+
+struct metrics_server *
+metrics_start(int listenfd)
+{
+	struct metrics_server	*m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_POLL, 0, NULL, NULL, metrics_access, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listenfd,
+	    MHD_OPTION_CONNECTION_LIMIT, 16u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+	    MHD_OPTION_END);
+	if (m->mhd == NULL) {
+		log_warnx("cannot start the metrics listener");
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void
+metrics_stop(struct metrics_server *m)
+{
+	if (m == NULL)
+		return;
+	MHD_stop_daemon(m->mhd);
+	free(m);
+}

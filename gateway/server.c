@@ -1,0 +1,857 @@
+/*
+ * The public server of dromos-gateway (gateway/server.h).
+ *
+ * libmicrohttpd calls us four ways for each request:
+ *	the URI log callback, with the raw request target, before anything
+ *	    is decoded: it makes the request's state and keeps the target;
+ *	the access handler, once the headers are in: everything that can be
+ *	    judged from the target and headers is judged (route, method,
+ *	    parameters, headers, declared length, rate limits), and a refusal
+ *	    is answered before the body is read;
+ *	the access handler again for each piece of the body, kept up to the
+ *	    limit, and a last time when it is complete: the body is judged,
+ *	    then the request is answered here or forwarded to the broker;
+ *	the completion callback: one access-log line, the metrics, and the
+ *	    request's memory wiped (a capture's body holds credentials).
+ *
+ * Slow clients: libmicrohttpd's connection timeout closes a connection
+ * that sends nothing for the client timeout, but not one that sends a
+ * byte now and then.  So each connection is tracked from the moment it
+ * waits for a request, and gw_server_reap() shuts down those that have
+ * not delivered a complete request within the timeout.  The connection
+ * list's mutex is held by the reaper while it calls shutdown(2) and by
+ * the close notification, which libmicrohttpd makes before it closes the
+ * descriptor: a descriptor number is never shut down after reuse.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "common/jsonmem.h"
+#include "common/log.h"
+#include "gateway/check.h"
+#include "gateway/connect.h"
+#include "gateway/metrics.h"
+#include "gateway/ratelimit.h"
+#include "gateway/route.h"
+#include "gateway/server.h"
+#include "gateway/upstream.h"
+
+#define CONN_LIMIT		1000u
+#define CONN_MEMORY		((size_t)32 * 1024)
+#define TLS_PRIORITIES		"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define HSTS			"max-age=31536000"
+#define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Accept, " \
+				"X-Request-Id"
+#define CORS_EXPOSE_HEADERS	"X-Request-Id, Retry-After, Location"
+#define CORS_MAX_AGE		"600"
+
+/* A client connection, for the slow-client reaper. */
+enum sock_state {
+	SOCK_WAITING,		/* for a whole request: the clock runs */
+	SOCK_BUSY,		/* the request is in: handling, answering */
+	SOCK_KILLED,		/* shut down by the reaper */
+};
+
+struct gw_sock {
+	int			 fd;
+	enum sock_state		 state;
+	uint64_t		 since;		/* ms */
+	struct gw_sock		*prev, *next;
+};
+
+struct gw_server {
+	const struct gw_conf	*conf;
+	struct MHD_Daemon	*mhd;
+	struct upstream		*up;
+	struct gw_limits	 limits;
+	int			 tls;
+	uint64_t		 timeout_ms;
+	pthread_mutex_t		 socks_mu;
+	struct gw_sock		*socks;
+};
+
+/* A body MHD sends and then gives back to us to wipe. */
+struct owned {
+	void	*p;
+	size_t	 len;
+};
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+elapsed_ns(const struct timespec *since)
+{
+	struct timespec	 now;
+	int64_t		 d;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d = (int64_t)(now.tv_sec - since->tv_sec) * 1000000000 +
+	    (int64_t)(now.tv_nsec - since->tv_nsec);
+	return d > 0 ? (uint64_t)d : 0;
+}
+
+/* Answers. */
+
+static void
+owned_free(void *cls)
+{
+	struct owned	*o = cls;
+
+	explicit_bzero(o->p, o->len);
+	free(o->p);
+	free(o);
+}
+
+static struct MHD_Response *
+make_response(const struct gw_answer *a)
+{
+	struct MHD_Response	*resp;
+	struct owned		*o;
+	void			*copy;
+
+	if (a->persistent || a->len == 0)
+		return MHD_create_response_from_buffer(a->len,
+		    (void *)(uintptr_t)(a->len ? a->body : ""),
+		    MHD_RESPMEM_PERSISTENT);
+	/* Our own copy, wiped when MHD is done with it. */
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return NULL;
+	if ((copy = malloc(a->len)) == NULL) {
+		free(o);
+		return NULL;
+	}
+	memcpy(copy, a->body, a->len);
+	o->p = copy;
+	o->len = a->len;
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(a->len,
+	    copy, owned_free, o);
+	if (resp == NULL)
+		owned_free(o);
+	return resp;
+}
+
+static int
+add(struct MHD_Response *resp, const char *name, const char *value)
+{
+	if (value == NULL)
+		return 0;
+	return MHD_add_response_header(resp, name, value) == MHD_YES ? 0 : -1;
+}
+
+/* What every answer carries: security headers, the request id, CORS. */
+static int
+common_headers(struct gw_req *r, struct MHD_Response *resp, const char *csp)
+{
+	const struct gw_conf	*cf = r->srv->conf;
+
+	if (add(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == -1 ||
+	    add(resp, "X-Content-Type-Options", "nosniff") == -1 ||
+	    add(resp, "Referrer-Policy", "no-referrer") == -1 ||
+	    add(resp, "X-Frame-Options", "DENY") == -1 ||
+	    add(resp, "Content-Security-Policy", csp != NULL ? csp :
+	    GW_CSP_API) == -1 ||
+	    (r->srv->tls && add(resp, "Strict-Transport-Security", HSTS) ==
+	    -1) ||
+	    (r->request_id[0] != '\0' && add(resp, "X-Request-Id",
+	    r->request_id) == -1))
+		return -1;
+	if (cf->ncors > 0 && add(resp, "Vary", "Origin") == -1)
+		return -1;
+	if (r->cors_origin != NULL &&
+	    (add(resp, "Access-Control-Allow-Origin", r->cors_origin) == -1 ||
+	    add(resp, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS) ==
+	    -1))
+		return -1;
+	return 0;
+}
+
+enum MHD_Result
+gw_answer(struct gw_req *r, const struct gw_answer *a)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 rv;
+
+	if ((resp = make_response(a)) == NULL)
+		return MHD_NO;
+	if (add(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type) == -1 ||
+	    add(resp, MHD_HTTP_HEADER_LOCATION, a->location) == -1 ||
+	    add(resp, MHD_HTTP_HEADER_RETRY_AFTER, a->retry_after) == -1 ||
+	    add(resp, MHD_HTTP_HEADER_ALLOW, a->allow) == -1 ||
+	    common_headers(r, resp, a->csp) == -1) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	r->status = a->status;
+	rv = MHD_queue_response(r->conn, a->status, resp);
+	MHD_destroy_response(resp);
+	return rv;
+}
+
+static enum MHD_Result
+problem_full(struct gw_req *r, unsigned int status, const char *type,
+    const char *title, const char *detail, const char *allow,
+    const char *retry_after)
+{
+	struct gw_answer	 a;
+	enum MHD_Result		 rv;
+	char			 uri[128];
+	json_t			*doc;
+	char			*body;
+
+	snprintf(uri, sizeof(uri), "%s%s", PROBLEM_BASE, type);
+	doc = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", uri, "title",
+	    title, "status", (int)status, "detail", detail, "request_id",
+	    r->request_id);
+	if (doc == NULL)
+		return MHD_NO;
+	body = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (body == NULL)
+		return MHD_NO;
+	memset(&a, 0, sizeof(a));
+	a.status = status;
+	a.content_type = "application/problem+json";
+	a.body = body;
+	a.len = strlen(body);
+	a.allow = allow;
+	a.retry_after = retry_after;
+	rv = gw_answer(r, &a);
+	jsonmem_strfree(body);
+	return rv;
+}
+
+enum MHD_Result
+gw_problem(struct gw_req *r, unsigned int status, const char *type,
+    const char *title, const char *detail)
+{
+	return problem_full(r, status, type, title, detail, NULL, NULL);
+}
+
+static enum MHD_Result
+refusal(struct gw_req *r, const struct gw_refusal *f)
+{
+	return gw_problem(r, f->status, f->problem, f->title, f->detail);
+}
+
+/* Connection tracking for the reaper. */
+
+static uint64_t
+mono_ms(void)
+{
+	return mono_ns() / 1000000u;
+}
+
+static struct gw_sock *
+sock_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo	*ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+sock_set(struct gw_server *srv, struct MHD_Connection *c,
+    enum sock_state state)
+{
+	struct gw_sock	*s;
+
+	if ((s = sock_of(c)) == NULL)
+		return;
+	pthread_mutex_lock(&srv->socks_mu);
+	if (s->state != SOCK_KILLED) {
+		s->state = state;
+		s->since = mono_ms();
+	}
+	pthread_mutex_unlock(&srv->socks_mu);
+}
+
+static void
+notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct gw_server		*srv = cls;
+	struct gw_sock			*s;
+	const union MHD_ConnectionInfo	*ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL || (s = calloc(1, sizeof(*s))) == NULL)
+			return;
+		s->fd = ci->connect_fd;
+		s->state = SOCK_WAITING;
+		s->since = mono_ms();
+		pthread_mutex_lock(&srv->socks_mu);
+		s->next = srv->socks;
+		if (srv->socks != NULL)
+			srv->socks->prev = s;
+		srv->socks = s;
+		pthread_mutex_unlock(&srv->socks_mu);
+		*socket_context = s;
+		return;
+	}
+	if ((s = *socket_context) == NULL)
+		return;
+	pthread_mutex_lock(&srv->socks_mu);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		srv->socks = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&srv->socks_mu);
+	free(s);
+	*socket_context = NULL;
+}
+
+void
+gw_server_reap(struct gw_server *srv)
+{
+	struct gw_sock	*s;
+	uint64_t	 now = mono_ms();
+	unsigned int	 n = 0;
+
+	pthread_mutex_lock(&srv->socks_mu);
+	for (s = srv->socks; s != NULL; s = s->next) {
+		if (s->state != SOCK_WAITING || now - s->since < srv->timeout_ms)
+			continue;
+		/* MHD sees the end of the stream and closes it itself. */
+		(void)shutdown(s->fd, SHUT_RDWR);
+		s->state = SOCK_KILLED;
+		n++;
+	}
+	pthread_mutex_unlock(&srv->socks_mu);
+	if (n > 0)
+		log_debug("closed %u connection%s that did not send a whole "
+		    "request in time", n, n == 1 ? "" : "s");
+}
+
+/* Request life cycle. */
+
+static void *
+uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct gw_req	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	r->srv = cls;
+	r->conn = c;
+	/* Longer than any route allows: the router refuses it. */
+	r->target = strndup(uri != NULL ? uri : "", GW_TARGET_MAX + 1);
+	metrics_in_flight(1);
+	return r;
+}
+
+struct hdr_list {
+	struct gw_hdr	 h[GW_HEADERS_MAX];
+	size_t		 n;		/* seen, even past the array */
+};
+
+static enum MHD_Result
+collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+	struct hdr_list	*l = cls;
+
+	(void)kind;
+	if (l->n < GW_HEADERS_MAX) {
+		l->h[l->n].name = key;
+		l->h[l->n].namelen = key_size;
+		l->h[l->n].value = value;
+		l->h[l->n].valuelen = value_size;
+	}
+	l->n++;
+	return MHD_YES;
+}
+
+static void
+client_key(struct gw_req *r, unsigned char key[GW_RATEKEY_LEN])
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr		*sa;
+
+	if (r->hdr.authorization != NULL) {
+		gw_ratekey("client", r->hdr.authorization,
+		    strlen(r->hdr.authorization), key);
+		return;
+	}
+	/* No credential: the peer's address stands for the client. */
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = ci != NULL ? ci->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		gw_ratekey("address", &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, sizeof(struct in_addr), key);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		gw_ratekey("address", &((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr, sizeof(struct in6_addr), key);
+	else
+		gw_ratekey("address", "", 0, key);
+}
+
+static enum MHD_Result
+limited(struct gw_req *r, enum gw_limit which, unsigned int wait)
+{
+	char	 ra[16];
+
+	metrics_ratelimited(which);
+	snprintf(ra, sizeof(ra), "%u", wait);
+	return problem_full(r, 429, "rate-limited", "Too many requests",
+	    which == GW_LIMIT_CLIENT ? "this client is over its rate limit" :
+	    which == GW_LIMIT_CONNECTION ? "this connection is over its rate "
+	    "limit" : "this connection is over its refresh rate limit", NULL,
+	    ra);
+}
+
+/* The rate limits of a proxied route: MHD_YES to go on, or answered. */
+static int
+check_limits(struct gw_req *r, enum MHD_Result *answered)
+{
+	const struct gw_limits	*l = &r->srv->limits;
+	const struct gw_route	*rt = r->match.route;
+	unsigned char		 key[GW_RATEKEY_LEN];
+	const char		*conn;
+	uint64_t		 now = mono_ns();
+	unsigned int		 wait;
+
+	if (l->client != NULL) {
+		client_key(r, key);
+		if ((wait = ratelimit_take(l->client, key, now)) != 0) {
+			*answered = limited(r, GW_LIMIT_CLIENT, wait);
+			return -1;
+		}
+	}
+	conn = gw_match_param(&r->match, "connection");
+	if (conn == NULL)
+		return 0;
+	if ((rt->flags & GW_F_LIMIT_CONN) && l->connection != NULL) {
+		gw_ratekey("connection", conn, strlen(conn), key);
+		if ((wait = ratelimit_take(l->connection, key, now)) != 0) {
+			*answered = limited(r, GW_LIMIT_CONNECTION, wait);
+			return -1;
+		}
+	}
+	if ((rt->flags & GW_F_LIMIT_REFRESH) && l->refresh != NULL) {
+		gw_ratekey("refresh", conn, strlen(conn), key);
+		if ((wait = ratelimit_take(l->refresh, key, now)) != 0) {
+			*answered = limited(r, GW_LIMIT_REFRESH, wait);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Is method one of the ", "-separated list? */
+static int
+method_listed(const char *list, const char *method)
+{
+	size_t	 ml = strlen(method), n;
+
+	while (*list != '\0') {
+		n = strcspn(list, ",");
+		if (n == ml && strncmp(list, method, ml) == 0)
+			return 1;
+		list += n;
+		while (*list == ',' || *list == ' ')
+			list++;
+	}
+	return 0;
+}
+
+/* A CORS preflight: the path's methods; CORS headers for our origins. */
+static enum MHD_Result
+preflight(struct gw_req *r)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 rv;
+	const char		*m = r->hdr.acr_method;
+	int			 ok = r->cors_origin != NULL && m != NULL &&
+				    method_listed(r->match.allow, m);
+
+	if ((resp = MHD_create_response_from_buffer(0, (void *)(uintptr_t)"",
+	    MHD_RESPMEM_PERSISTENT)) == NULL)
+		return MHD_NO;
+	if (!ok)
+		r->cors_origin = NULL;
+	if (add(resp, MHD_HTTP_HEADER_ALLOW, r->match.allow) == -1 ||
+	    common_headers(r, resp, NULL) == -1 ||
+	    (ok && (add(resp, "Access-Control-Allow-Methods",
+	    r->match.allow) == -1 ||
+	    add(resp, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS) ==
+	    -1 || add(resp, "Access-Control-Max-Age", CORS_MAX_AGE) == -1))) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	r->status = MHD_HTTP_NO_CONTENT;
+	rv = MHD_queue_response(r->conn, MHD_HTTP_NO_CONTENT, resp);
+	MHD_destroy_response(resp);
+	return rv;
+}
+
+/* The headers are in: judge everything but the body. */
+static enum MHD_Result
+begin(struct gw_server *srv, struct gw_req *r, const char *method)
+{
+	struct hdr_list		 hl;
+	struct gw_refusal	 f;
+	enum MHD_Result		 answered;
+
+	snprintf(r->method, sizeof(r->method), "%s", method);
+	hl.n = 0;
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header,
+	    &hl);
+	gw_reqid(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "X-Request-Id"), r->request_id);
+	if (gw_headers_check(hl.h, hl.n, srv->conf->body_limit, &r->hdr,
+	    &f) == -1)
+		return refusal(r, &f);
+	if (srv->conf->ncors > 0 && gw_cors_allowed(srv->conf, r->hdr.origin))
+		r->cors_origin = r->hdr.origin;
+	if (r->target == NULL)
+		return gw_problem(r, 500, "internal", "Internal error",
+		    "out of memory");
+	if (gw_route_match(r->method, r->target, &r->match) == -1)
+		return problem_full(r, r->match.status, r->match.problem,
+		    r->match.title, r->match.detail,
+		    r->match.status == 405 ? r->match.allow : NULL, NULL);
+	if (strcmp(r->method, "OPTIONS") == 0)
+		return preflight(r);
+	if (r->match.route->local == GW_PROXY &&
+	    check_limits(r, &answered) == -1)
+		return answered;
+	return MHD_YES;
+}
+
+static int
+body_append(struct gw_req *r, const char *data, size_t len)
+{
+	unsigned char	*nb;
+	size_t		 nsz, limit = (size_t)r->srv->conf->body_limit;
+
+	if (r->too_large || len > limit - r->bodylen) {
+		r->too_large = 1;
+		return 0;
+	}
+	if (r->bodylen + len > r->bodysz) {
+		nsz = r->bodysz ? r->bodysz : 1024;
+		while (nsz < r->bodylen + len)
+			nsz *= 2;
+		if (nsz > limit)
+			nsz = limit;
+		/* Not realloc: the old buffer is wiped before it goes. */
+		if ((nb = malloc(nsz)) == NULL)
+			return -1;
+		if (r->body != NULL) {
+			memcpy(nb, r->body, r->bodylen);
+			explicit_bzero(r->body, r->bodysz);
+			free(r->body);
+		}
+		r->body = nb;
+		r->bodysz = nsz;
+	}
+	memcpy(r->body + r->bodylen, data, len);
+	r->bodylen += len;
+	return 0;
+}
+
+static enum MHD_Result
+upstream_failed(struct gw_req *r, enum up_error e)
+{
+	metrics_upstream_error(e);
+	log_kv(LOGL_WARN, "upstream failed", "request_id", r->request_id,
+	    "error", up_errname(e), NULL);
+	if (e == UP_EPROTO)
+		return gw_problem(r, 502, "upstream-invalid", "Bad gateway",
+		    "the broker's answer could not be understood");
+	if (e == UP_EINVAL)
+		return gw_problem(r, 500, "internal", "Internal error",
+		    "the request could not be forwarded");
+	return gw_problem(r, 503, "upstream-unavailable",
+	    "Service unavailable", "the broker cannot be reached");
+}
+
+/* Forward to the broker and pass its answer back. */
+static enum MHD_Result
+proxy(struct gw_server *srv, struct gw_req *r)
+{
+	struct up_request	 q;
+	struct up_response	 resp;
+	struct gw_answer	 a;
+	enum up_error		 e;
+	enum MHD_Result		 rv;
+	uint64_t		 t0;
+
+	memset(&q, 0, sizeof(q));
+	q.method = r->method;
+	q.target = r->match.upstream;
+	q.request_id = r->request_id;
+	q.authorization = r->hdr.authorization;
+	q.accept = r->hdr.accept;
+	if (r->bodylen > 0) {
+		q.content_type = r->hdr.content_type;
+		q.body = r->body;
+		q.bodylen = r->bodylen;
+	}
+	t0 = mono_ns();
+	e = upstream_do(srv->up, &q, &resp, NULL);
+	r->upstream_ns = mono_ns() - t0;
+	metrics_upstream(r->upstream_ns);
+	if (e != UP_OK)
+		return upstream_failed(r, e);
+	r->upstream_status = resp.status;
+	memset(&a, 0, sizeof(a));
+	a.status = resp.status;
+	a.content_type = resp.content_type[0] != '\0' ? resp.content_type :
+	    NULL;
+	a.body = resp.body;
+	a.len = resp.bodylen;
+	if (resp.status >= 300 && resp.status < 400 &&
+	    resp.location[0] != '\0')
+		a.location = resp.location;
+	if (resp.retry_after[0] != '\0')
+		a.retry_after = resp.retry_after;
+	if (resp.status == 405 && resp.allow[0] != '\0')
+		a.allow = resp.allow;
+	rv = gw_answer(r, &a);
+	up_clear(&resp);
+	return rv;
+}
+
+static enum MHD_Result
+local_health(struct gw_req *r)
+{
+	static const char	 ok[] = "{\"status\":\"ok\"}";
+	struct gw_answer	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.status = 200;
+	a.content_type = "application/json";
+	a.body = ok;
+	a.len = sizeof(ok) - 1;
+	a.persistent = 1;
+	return gw_answer(r, &a);
+}
+
+static enum MHD_Result
+local_openapi(struct gw_req *r)
+{
+	struct gw_answer	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.status = 200;
+	a.content_type = "application/json";
+	a.body = gw_openapi;
+	a.len = gw_openapi_len;
+	a.persistent = 1;
+	return gw_answer(r, &a);
+}
+
+/* The whole request is in. */
+static enum MHD_Result
+finish(struct gw_server *srv, struct gw_req *r)
+{
+	struct gw_refusal	 f;
+
+	sock_set(srv, r->conn, SOCK_BUSY);
+	if (r->too_large)
+		return gw_problem(r, 413, "too-large", "Request body too large",
+		    "the body exceeds the size limit");
+	if (gw_body_check(r->match.route->flags, r->hdr.content_type, r->body,
+	    r->bodylen, &f) == -1)
+		return refusal(r, &f);
+	switch (r->match.route->local) {
+	case GW_LOCAL_HEALTH:
+		return local_health(r);
+	case GW_LOCAL_OPENAPI:
+		return local_openapi(r);
+	case GW_LOCAL_CONNECT:
+		return connect_page(r);
+	case GW_PROXY:
+		break;
+	}
+	return proxy(srv, r);
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct gw_server	*srv = cls;
+	struct gw_req		*r = *con_cls;
+
+	(void)url;		/* decoded by MHD: we route the raw target */
+	(void)version;
+	if (r == NULL)
+		return MHD_NO;	/* out of memory in uri_log() */
+	if (!r->started) {
+		r->started = 1;
+		r->conn = c;
+		return begin(srv, r, method);
+	}
+	if (r->status != 0) {
+		/* Refused already: what follows is not read. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (body_append(r, upload_data, *upload_data_size) == -1)
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return finish(srv, r);
+}
+
+static void
+log_request(struct gw_req *r, uint64_t ns, enum MHD_RequestTerminationCode toe)
+{
+	const struct gw_route	*rt = r->match.route;
+	char			 status[8], ms[32], ust[8], ums[32];
+
+	snprintf(status, sizeof(status), "%u", r->status);
+	snprintf(ms, sizeof(ms), "%.3f", (double)ns / 1e6);
+	snprintf(ust, sizeof(ust), "%u", r->upstream_status);
+	snprintf(ums, sizeof(ums), "%.3f", (double)r->upstream_ns / 1e6);
+	/* The route's pattern: never the raw path, never a query. */
+	log_kv(LOGL_INFO, "request", "method", r->method[0] ? r->method : "-",
+	    "route", rt != NULL ? rt->pattern : "-", "status", status,
+	    "ms", ms, "request_id", r->request_id[0] ? r->request_id : "-",
+	    "upstream_status", r->upstream_status ? ust : "-",
+	    "upstream_ms", r->upstream_status ? ums : "-",
+	    "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" :
+	    "aborted", NULL);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct gw_server	*srv = cls;
+	struct gw_req		*r = *con_cls;
+	uint64_t		 ns;
+
+	sock_set(srv, c, SOCK_WAITING);
+	if (r == NULL)
+		return;
+	ns = elapsed_ns(&r->start);
+	/* Not started: the client went away before its headers were in. */
+	if (r->started) {
+		log_request(r, ns, toe);
+		metrics_request(r->match.route != NULL ? r->match.index :
+		    gw_nroutes, r->status, ns);
+	}
+	metrics_in_flight(-1);
+	if (r->body != NULL) {
+		explicit_bzero(r->body, r->bodysz);
+		free(r->body);
+	}
+	free(r->target);
+	explicit_bzero(r, sizeof(*r));
+	free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *, const char *, va_list)
+    __attribute__((__format__(__printf__, 2, 0)));
+
+/* MHD's complaints are mostly about clients: debug level. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	 msg[512];
+	size_t	 n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_debug("httpd: %s", msg);
+}
+
+struct gw_server *
+gw_server_start(const struct gw_conf *cf, int listenfd, const char *cert,
+    const char *key, struct upstream *up, const struct gw_limits *limits,
+    unsigned int nthreads)
+{
+	struct gw_server	*srv;
+	unsigned int		 flags;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&srv->socks_mu, NULL) != 0) {
+		free(srv);
+		return NULL;
+	}
+	srv->conf = cf;
+	srv->up = up;
+	srv->limits = *limits;
+	srv->tls = cert != NULL;
+	srv->timeout_ms = cf->client_timeout * 1000u;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_USE_ERROR_LOG;
+	if (srv->tls)
+		flags |= MHD_USE_TLS;
+	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL,
+	    access_handler, srv,
+	    /* First, so that every message of MHD's comes to us. */
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listenfd,
+	    /* At least 2 (gateway.conf): a pool of one makes MHD warn. */
+	    MHD_OPTION_THREAD_POOL_SIZE, nthreads,
+	    MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cf->client_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+	    /* Plain HTTP: the list ends here and the TLS options go unread. */
+	    srv->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+	    MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		log_warnx("cannot start the HTTP%s server", srv->tls ? "S" :
+		    "");
+		pthread_mutex_destroy(&srv->socks_mu);
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+void
+gw_server_stop(struct gw_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->mhd);
+	pthread_mutex_destroy(&srv->socks_mu);
+	free(srv);
+}

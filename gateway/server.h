@@ -1,0 +1,97 @@
+/*
+ * The gateway's public HTTP(S) server (libmicrohttpd, epoll, a thread
+ * pool): every request is checked (gateway/route.h, gateway/check.h),
+ * limited (gateway/ratelimit.h), then answered here or forwarded to the
+ * broker (gateway/upstream.h), and logged once.
+ *
+ * Handlers of local routes (the connect page, gateway/connect.c) answer
+ * through gw_answer() and gw_problem(), which add the security headers,
+ * the request id and CORS; struct gw_req tells them what was checked.
+ */
+#ifndef DROMOS_GATEWAY_SERVER_H
+#define DROMOS_GATEWAY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "gateway/check.h"
+#include "gateway/config.h"
+#include "gateway/route.h"
+
+#define PROBLEM_BASE	"urn:dromos:problem:"
+
+/* The API's Content-Security-Policy; a page sets its own. */
+#define GW_CSP_API	"default-src 'none'; frame-ancestors 'none'"
+
+struct gw_server;
+struct ratelimit;
+struct upstream;
+
+/* One request, from its request line to its access-log line. */
+struct gw_req {
+	struct gw_server	*srv;
+	struct MHD_Connection	*conn;
+	char			*target;	/* raw, as the client sent it */
+	char			 method[16];
+	char			 request_id[GW_REQID_MAX + 1];
+	struct gw_match		 match;
+	struct gw_hdrinfo	 hdr;
+	const char		*cors_origin;	/* configured and sent, or NULL */
+	unsigned char		*body;
+	size_t			 bodylen;
+	size_t			 bodysz;
+	int			 too_large;
+	int			 started;
+	unsigned int		 status;	/* answered; 0: not yet */
+	unsigned int		 upstream_status;
+	uint64_t		 upstream_ns;
+	struct timespec		 start;
+};
+
+/* An answer; NULL members are left out. */
+struct gw_answer {
+	unsigned int		 status;
+	const char		*content_type;
+	const void		*body;
+	size_t			 len;
+	int			 persistent;	/* body outlives the response */
+	const char		*csp;		/* NULL: GW_CSP_API */
+	const char		*location;
+	const char		*retry_after;
+	const char		*allow;
+};
+
+enum MHD_Result	 gw_answer(struct gw_req *, const struct gw_answer *);
+enum MHD_Result	 gw_problem(struct gw_req *, unsigned int status,
+		    const char *type, const char *title, const char *detail);
+
+struct gw_limits {
+	struct ratelimit	*client;	/* NULL: off */
+	struct ratelimit	*connection;
+	struct ratelimit	*refresh;
+};
+
+/*
+ * Serve on listenfd.  cert and key (PEM, NUL-terminated) are used during
+ * the call only: the caller may wipe them afterwards.  NULL cert: plain
+ * HTTP (the configuration allowed it on loopback only).
+ */
+struct gw_server	*gw_server_start(const struct gw_conf *, int listenfd,
+			    const char *cert, const char *key,
+			    struct upstream *, const struct gw_limits *,
+			    unsigned int nthreads);
+/*
+ * Close connections that have not delivered a whole request within the
+ * client timeout (slow clients).  Call about once a second.
+ */
+void			 gw_server_reap(struct gw_server *);
+void			 gw_server_stop(struct gw_server *);
+
+/* The embedded OpenAPI document (gateway/openapi.json, build time). */
+extern const unsigned char	gw_openapi[];
+extern const size_t		gw_openapi_len;
+
+#endif /* DROMOS_GATEWAY_SERVER_H */

@@ -1,0 +1,93 @@
+/*
+ * The gateway's HTTP/1.1 client to the broker's internal socket (AF_UNIX),
+ * over a pool of kept-alive connections.
+ *
+ * The broker is libmicrohttpd answering from buffers: every answer has a
+ * Content-Length (or ends with the connection).  So the client is small:
+ * one request, one response, then the connection goes back to the pool
+ * unless either side said "Connection: close".  A pooled connection the
+ * broker has closed meanwhile is noticed before use (it polls readable);
+ * if one fails anyway before any byte of an answer, an idempotent request
+ * is sent once more on a new connection.  Idle connections are closed
+ * after UP_IDLE_MAX_MS, before the broker's own idle timeout would.
+ *
+ * Only the response headers the gateway passes on are kept: Content-Type,
+ * Location, Retry-After and Allow.
+ */
+#ifndef DROMOS_GATEWAY_UPSTREAM_H
+#define DROMOS_GATEWAY_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UP_HEAD_MAX	((size_t)16 * 1024)	/* response status + headers */
+#define UP_BODY_MAX	((size_t)8 * 1024 * 1024)
+#define UP_IDLE_MAX_MS	15000u			/* the broker's is 30 s */
+#define UP_VALUE_MAX	2048			/* a kept header's value */
+
+enum up_error {
+	UP_OK = 0,
+	UP_ECONNECT,		/* no broker at the socket */
+	UP_EIO,			/* the connection failed mid-way */
+	UP_ETIMEOUT,		/* the broker did not answer in time */
+	UP_EPROTO,		/* the answer is not HTTP/1.1 as we know it */
+	UP_EINVAL,		/* the request cannot be sent as given */
+};
+#define UP_NERRORS	6
+
+struct up_request {
+	const char		*method;
+	const char		*target;	/* "/token/acme?x=y" */
+	const char		*request_id;
+	const char		*authorization;	/* NULL: not sent */
+	const char		*content_type;
+	const char		*accept;
+	const unsigned char	*body;
+	size_t			 bodylen;
+};
+
+struct up_response {
+	unsigned int		 status;
+	char			 content_type[256];
+	char			 location[UP_VALUE_MAX];
+	char			 retry_after[32];
+	char			 allow[128];
+	unsigned char		*body;		/* malloc'd; NULL if empty */
+	size_t			 bodylen;
+};
+
+/* How the response is framed, from its head. */
+struct up_framing {
+	size_t			 headlen;	/* bytes up to the body */
+	int			 has_length;
+	uint64_t		 length;
+	int			 close;		/* the connection ends after */
+};
+
+struct upstream;
+
+/* NULL if the path does not fit a sockaddr_un, or out of memory. */
+struct upstream	*upstream_new(const char *path, unsigned int timeout_ms,
+		    size_t maxidle);
+void		 upstream_free(struct upstream *);
+
+/* One exchange.  On UP_OK, resp is filled in; release it with up_clear. */
+enum up_error	 upstream_do(struct upstream *, const struct up_request *,
+		    struct up_response *, int *reused);
+
+/* Wipes and frees the body. */
+void		 up_clear(struct up_response *);
+
+/* "connect", "io", "timeout", "protocol", "request": for metrics. */
+const char	*up_errname(enum up_error);
+
+/*
+ * Parse a response head (status line and headers): 1 when complete, with
+ * resp and fr filled in; 0 when more bytes are needed; -1 when malformed
+ * or over UP_HEAD_MAX.  Strict: CRLF line ends, no folding, one
+ * Content-Length, no Transfer-Encoding.
+ */
+int		 up_parse_head(const char *buf, size_t len, int head_request,
+		    struct up_response *resp, struct up_framing *fr);
+
+#endif /* DROMOS_GATEWAY_UPSTREAM_H */

@@ -1,0 +1,512 @@
+/*
+ * The HTTP/1.1 client to the broker (gateway/upstream.c): the response
+ * parser on its own, then exchanges with a scripted server on a unix
+ * socket (kept-alive reuse, Connection: close, a stale pooled connection,
+ * an absent broker, a silent one).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gateway/upstream.h"
+#include "tests/gateway/tests.h"
+
+/* The parser. */
+
+static int
+parse(const char *s, struct up_response *r, struct up_framing *fr)
+{
+	return up_parse_head(s, strlen(s), 0, r, fr);
+}
+
+static void
+test_parse_good(void **state)
+{
+	struct up_response	 r;
+	struct up_framing	 fr;
+	const char		*s;
+
+	(void)state;
+	s = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 12\r\nX-Request-Id: abc\r\nServer: x\r\n"
+	    "Location:  https://a.example/x?y=1 \r\nRetry-After: 5\r\n"
+	    "Allow: GET, POST\r\n\r\n{\"a\":1}";
+	assert_int_equal(parse(s, &r, &fr), 1);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(r.content_type, "application/json");
+	assert_string_equal(r.location, "https://a.example/x?y=1");
+	assert_string_equal(r.retry_after, "5");
+	assert_string_equal(r.allow, "GET, POST");
+	assert_true(fr.has_length);
+	assert_int_equal(fr.length, 12);
+	assert_false(fr.close);
+	assert_int_equal(fr.headlen, strlen(s) - 7);
+
+	assert_int_equal(parse("HTTP/1.1 204 No Content\r\n"
+	    "Connection: keep-alive, close\r\n\r\n", &r, &fr), 1);
+	assert_true(fr.close);
+	assert_true(fr.has_length);
+	assert_int_equal(fr.length, 0);
+	/* HTTP/1.0 closes unless it says keep-alive. */
+	assert_int_equal(parse("HTTP/1.0 200 OK\r\n\r\n", &r, &fr), 1);
+	assert_true(fr.close);
+	assert_false(fr.has_length);
+	assert_int_equal(parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n"
+	    "Content-Length: 0\r\n\r\n", &r, &fr), 1);
+	assert_false(fr.close);
+	/* No reason phrase. */
+	assert_int_equal(parse("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", &r,
+	    &fr), 1);
+	assert_int_equal(r.status, 404);
+	/* A HEAD answer has no body whatever it declares. */
+	assert_int_equal(up_parse_head("HTTP/1.1 200 OK\r\nContent-Length: 9"
+	    "\r\n\r\n", 38, 1, &r, &fr), 1);
+	assert_int_equal(fr.length, 0);
+}
+
+static void
+test_parse_incomplete(void **state)
+{
+	struct up_response	 r;
+	struct up_framing	 fr;
+
+	(void)state;
+	assert_int_equal(parse("", &r, &fr), 0);
+	assert_int_equal(parse("HTTP/1.1 200 OK\r\n", &r, &fr), 0);
+	assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n", &r,
+	    &fr), 0);
+	assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r",
+	    &r, &fr), 0);
+}
+
+static void
+test_parse_bad(void **state)
+{
+	static const char *const bad[] = {
+		"HTTP/2 200 OK\r\n\r\n",
+		"HTTP/1.1 99 OK\r\n\r\n",
+		"HTTP/1.1 600 OK\r\n\r\n",
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"HTTP/1.1 20x OK\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\n",
+		"HTTP/1.1 200 OK\n\n",
+		"HTTP/1.1 200 OK\r\nA: b\n\r\n",
+		"HTTP/1.1 200 OK\r\n folded\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nNo colon\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: a\rb\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nLocation: a\x01\r\n\r\n",
+	};
+	struct up_response	 r;
+	struct up_framing	 fr;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse(bad[i], &r, &fr) != -1)
+			fail_msg("accepted: %s", bad[i]);
+}
+
+static void
+test_parse_limits(void **state)
+{
+	struct up_response	 r;
+	struct up_framing	 fr;
+	char			*s;
+	size_t			 n;
+
+	(void)state;
+	/* A head that never ends is refused at UP_HEAD_MAX. */
+	n = UP_HEAD_MAX + 16;
+	assert_non_null(s = malloc(n + 1));
+	memcpy(s, "HTTP/1.1 200 OK\r\nX: ", 20);
+	memset(s + 20, 'a', n - 20);
+	s[n] = '\0';
+	assert_int_equal(up_parse_head(s, n, 0, &r, &fr), -1);
+	/* A kept value over its buffer is refused, not truncated. */
+	snprintf(s, n, "HTTP/1.1 302 Found\r\nLocation: ");
+	memset(s + strlen(s), 'l', UP_VALUE_MAX);
+	memcpy(s + 31 + UP_VALUE_MAX, "\r\n\r\n", 5);
+	assert_int_equal(parse(s, &r, &fr), -1);
+	free(s);
+}
+
+/* A scripted broker on a unix socket. */
+
+enum mode {
+	M_NORMAL,	/* 200 with a body, kept alive */
+	M_CLOSE,	/* 200, Connection: close */
+	M_DROP_SECOND,	/* the second request on a connection: closed */
+	M_SILENT,	/* never answers */
+	M_NOLENGTH,	/* a body that ends with the connection */
+	M_GARBAGE,	/* not HTTP */
+};
+
+static struct {
+	pthread_mutex_t	 mu;
+	char		 path[108];
+	int		 lfd;
+	pthread_t	 acceptor;
+	enum mode	 mode;
+	unsigned int	 accepts;
+	unsigned int	 requests;
+	char		 last[4096];
+} srv = { .mu = PTHREAD_MUTEX_INITIALIZER, .lfd = -1 };
+
+static const char body[] = "{\"ok\":true}";
+
+static void
+say(int fd, const char *s)
+{
+	size_t	 off = 0, n = strlen(s);
+	ssize_t	 w;
+
+	while (off < n && (w = send(fd, s + off, n - off, MSG_NOSIGNAL)) > 0)
+		off += (size_t)w;
+}
+
+/* One request head (and its body) from fd into buf; -1 at the end. */
+static int
+read_request(int fd, char *buf, size_t sz)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+	char	*end, *cl;
+	size_t	 want;
+
+	for (;;) {
+		if (len + 1 >= sz)
+			return -1;
+		if ((n = recv(fd, buf + len, sz - len - 1, 0)) <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n")) == NULL)
+			continue;
+		want = (size_t)(end + 4 - buf);
+		if ((cl = strstr(buf, "Content-Length: ")) != NULL && cl < end)
+			want += (size_t)strtoul(cl + 16, NULL, 10);
+		if (len >= want)
+			return 0;
+	}
+}
+
+static void *
+serve_conn(void *arg)
+{
+	int		 fd = (int)(intptr_t)arg, nth = 0;
+	char		 buf[4096], out[256];
+	enum mode	 m;
+
+	while (read_request(fd, buf, sizeof(buf)) == 0) {
+		nth++;
+		pthread_mutex_lock(&srv.mu);
+		srv.requests++;
+		memcpy(srv.last, buf, sizeof(srv.last));
+		m = srv.mode;
+		pthread_mutex_unlock(&srv.mu);
+		if (m == M_SILENT)
+			continue;
+		if (m == M_GARBAGE) {
+			say(fd, "SSH-2.0-nope\r\n\r\n");
+			break;
+		}
+		if (m == M_DROP_SECOND && nth == 2)
+			break;
+		if (m == M_NOLENGTH) {
+			say(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+			    "\r\nuntil the end");
+			break;
+		}
+		snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Type: "
+		    "application/json\r\nContent-Length: %zu\r\n%s\r\n%s",
+		    strlen(body), m == M_CLOSE ? "Connection: close\r\n" : "",
+		    body);
+		say(fd, out);
+		if (m == M_CLOSE)
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *
+acceptor(void *arg)
+{
+	pthread_t	 t;
+	int		 fd;
+
+	(void)arg;
+	while ((fd = accept(srv.lfd, NULL, NULL)) != -1) {
+		pthread_mutex_lock(&srv.mu);
+		srv.accepts++;
+		pthread_mutex_unlock(&srv.mu);
+		if (pthread_create(&t, NULL, serve_conn,
+		    (void *)(intptr_t)fd) != 0)
+			close(fd);
+		else
+			pthread_detach(t);
+	}
+	return NULL;
+}
+
+static int
+server_up(void **state)
+{
+	struct sockaddr_un	 sun;
+
+	(void)state;
+	snprintf(srv.path, sizeof(srv.path), "/tmp/dromos-gwtest-%d.sock",
+	    (int)getpid());
+	unlink(srv.path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, srv.path, strlen(srv.path) + 1);
+	if ((srv.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(srv.lfd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(srv.lfd, 16) == -1 ||
+	    pthread_create(&srv.acceptor, NULL, acceptor, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+server_down(void **state)
+{
+	(void)state;
+	shutdown(srv.lfd, SHUT_RDWR);
+	pthread_join(srv.acceptor, NULL);
+	close(srv.lfd);
+	unlink(srv.path);
+	/* Let the connection threads see their clients go. */
+	usleep(50000);
+	return 0;
+}
+
+static void
+set_mode(enum mode m)
+{
+	pthread_mutex_lock(&srv.mu);
+	srv.mode = m;
+	srv.accepts = 0;
+	srv.requests = 0;
+	pthread_mutex_unlock(&srv.mu);
+}
+
+static unsigned int
+accepts(void)
+{
+	unsigned int	 n;
+
+	pthread_mutex_lock(&srv.mu);
+	n = srv.accepts;
+	pthread_mutex_unlock(&srv.mu);
+	return n;
+}
+
+static enum up_error
+get(struct upstream *u, const char *method, struct up_response *r,
+    int *reused)
+{
+	struct up_request	 q;
+
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.target = "/token/acme?x=1";
+	q.request_id = "rid-1";
+	q.authorization = "Bearer dro_test";
+	q.accept = "application/json";
+	return upstream_do(u, &q, r, reused);
+}
+
+static void
+test_keepalive(void **state)
+{
+	struct upstream		*u;
+	struct up_response	 r;
+	int			 reused, i;
+
+	(void)state;
+	set_mode(M_NORMAL);
+	assert_non_null(u = upstream_new(srv.path, 2000, 4));
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(get(u, "GET", &r, &reused), UP_OK);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(r.bodylen, strlen(body));
+		assert_memory_equal(r.body, body, r.bodylen);
+		assert_string_equal(r.content_type, "application/json");
+		assert_int_equal(reused, i > 0);
+		up_clear(&r);
+	}
+	/* One connection for all of them. */
+	assert_int_equal(accepts(), 1);
+	/* What the broker saw: our head, whitelisted headers only. */
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last, "GET /token/acme?x=1 HTTP/1.1\r\n"));
+	assert_non_null(strstr(srv.last, "\r\nX-Request-Id: rid-1\r\n"));
+	assert_non_null(strstr(srv.last, "\r\nAuthorization: Bearer dro_test"
+	    "\r\n"));
+	assert_null(strstr(srv.last, "Content-Length"));
+	pthread_mutex_unlock(&srv.mu);
+	upstream_free(u);
+}
+
+static void
+test_post_body(void **state)
+{
+	struct upstream		*u;
+	struct up_request	 q;
+	struct up_response	 r;
+
+	(void)state;
+	set_mode(M_NORMAL);
+	assert_non_null(u = upstream_new(srv.path, 2000, 4));
+	memset(&q, 0, sizeof(q));
+	q.method = "POST";
+	q.target = "/connections";
+	q.request_id = "rid-2";
+	q.content_type = "application/json";
+	q.body = (const unsigned char *)"{\"a\":1}";
+	q.bodylen = 7;
+	assert_int_equal(upstream_do(u, &q, &r, NULL), UP_OK);
+	up_clear(&r);
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last, "\r\nContent-Length: 7\r\n\r\n"
+	    "{\"a\":1}"));
+	assert_non_null(strstr(srv.last, "\r\nContent-Type: application/json"
+	    "\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	/* A POST without a body still says so. */
+	q.body = NULL;
+	q.bodylen = 0;
+	q.content_type = NULL;
+	assert_int_equal(upstream_do(u, &q, &r, NULL), UP_OK);
+	up_clear(&r);
+	pthread_mutex_lock(&srv.mu);
+	assert_non_null(strstr(srv.last, "\r\nContent-Length: 0\r\n\r\n"));
+	pthread_mutex_unlock(&srv.mu);
+	/* Values that would split the head are never sent. */
+	q.request_id = "a\r\nX-Evil: 1";
+	assert_int_equal(upstream_do(u, &q, &r, NULL), UP_EINVAL);
+	q.request_id = "rid";
+	q.target = "/a b";
+	assert_int_equal(upstream_do(u, &q, &r, NULL), UP_EINVAL);
+	upstream_free(u);
+}
+
+static void
+test_connection_close(void **state)
+{
+	struct upstream		*u;
+	struct up_response	 r;
+	int			 reused;
+
+	(void)state;
+	set_mode(M_CLOSE);
+	assert_non_null(u = upstream_new(srv.path, 2000, 4));
+	assert_int_equal(get(u, "GET", &r, &reused), UP_OK);
+	up_clear(&r);
+	assert_int_equal(get(u, "GET", &r, &reused), UP_OK);
+	assert_false(reused);
+	up_clear(&r);
+	assert_int_equal(accepts(), 2);
+	upstream_free(u);
+}
+
+static void
+test_stale_retry(void **state)
+{
+	struct upstream		*u;
+	struct up_response	 r;
+	int			 reused;
+
+	(void)state;
+	set_mode(M_DROP_SECOND);
+	assert_non_null(u = upstream_new(srv.path, 2000, 4));
+	assert_int_equal(get(u, "GET", &r, &reused), UP_OK);
+	up_clear(&r);
+	/* The pooled connection dies under the request: sent again. */
+	assert_int_equal(get(u, "GET", &r, &reused), UP_OK);
+	assert_int_equal(r.status, 200);
+	assert_false(reused);
+	up_clear(&r);
+	assert_int_equal(accepts(), 2);
+	/* Not so for a POST: it may have been acted on. */
+	assert_int_equal(get(u, "POST", &r, &reused), UP_EIO);
+	upstream_free(u);
+}
+
+static void
+test_no_length_and_garbage(void **state)
+{
+	struct upstream		*u;
+	struct up_response	 r;
+
+	(void)state;
+	set_mode(M_NOLENGTH);
+	assert_non_null(u = upstream_new(srv.path, 2000, 4));
+	assert_int_equal(get(u, "GET", &r, NULL), UP_OK);
+	assert_int_equal(r.bodylen, strlen("until the end"));
+	up_clear(&r);
+	set_mode(M_GARBAGE);
+	assert_int_equal(get(u, "GET", &r, NULL), UP_EPROTO);
+	upstream_free(u);
+}
+
+static void
+test_unreachable_and_silent(void **state)
+{
+	struct upstream		*u;
+	struct up_response	 r;
+
+	(void)state;
+	assert_non_null(u = upstream_new("/nonexistent/broker.sock", 500, 4));
+	assert_int_equal(get(u, "GET", &r, NULL), UP_ECONNECT);
+	upstream_free(u);
+	set_mode(M_SILENT);
+	assert_non_null(u = upstream_new(srv.path, 300, 4));
+	assert_int_equal(get(u, "GET", &r, NULL), UP_ETIMEOUT);
+	upstream_free(u);
+	assert_null(upstream_new("/a/path/much/too/long/for/a/sockaddr_un/"
+	    "because/it/goes/on/and/on/and/on/and/on/and/on/and/on/and/on/"
+	    "and/on/and/on.sock", 500, 4));
+	assert_string_equal(up_errname(UP_ECONNECT), "connect");
+}
+
+int
+run_upstream_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_parse_incomplete),
+		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_parse_limits),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_post_body),
+		cmocka_unit_test(test_connection_close),
+		cmocka_unit_test(test_stale_retry),
+		cmocka_unit_test(test_no_length_and_garbage),
+		cmocka_unit_test(test_unreachable_and_silent),
+	};
+
+	return cmocka_run_group_tests_name("upstream", tests, server_up,
+	    server_down);
+}
