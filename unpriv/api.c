@@ -675,6 +675,7 @@ const struct http_route api_routes[] = {
 	{ "POST",	"/connect/sessions",		HTTP_JSON, route_session_new },
 	{ "POST",	"/token/{}/refresh",		0, route_token_refresh },
 	{ "GET",	"/auth/start",			0, route_auth_start },
+	{ "POST",	"/auth/start",			HTTP_JSON, route_auth_start_post },
 	{ "GET",	"/auth/callback/{}",		0, route_auth_callback },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

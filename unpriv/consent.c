@@ -139,13 +139,34 @@ remember(struct http_req *r, const json_t *session, const char *prov,
 	return rv;
 }
 
-/* GET /auth/start?session=…&provider=… */
+/*
+ * Both starts: the browser navigating to GET /auth/start?session=&provider=
+ * is sent on with a 302; the connect page's script, which keeps the
+ * session out of URLs, POSTs {"provider"} with the session as its bearer
+ * token and is told where to go.
+ */
+static enum MHD_Result	start(struct http_req *, const char *, const char *,
+			    int);
+
 enum MHD_Result
 route_auth_start(struct http_req *r)
 {
+	return start(r, http_query(r, "session"), http_query(r, "provider"),
+	    0);
+}
+
+enum MHD_Result
+route_auth_start_post(struct http_req *r)
+{
+	return start(r, session_bearer(r), json_string_value(json_object_get(
+	    r->body, "provider")), 1);
+}
+
+static enum MHD_Result
+start(struct http_req *r, const char *token, const char *prov, int json)
+{
 	struct oauth_endpoints	 ep;
 	enum MHD_Result		 a;
-	const char		*prov = http_query(r, "provider");
 	json_t			*session = NULL, *doc = NULL;
 	char			 state[OAUTH_B64_32_SIZE];
 	char			 verifier[OAUTH_B64_32_SIZE];
@@ -154,7 +175,7 @@ route_auth_start(struct http_req *r)
 	uint8_t			 hash[OAUTH_HASH_LEN];
 	int			 rv;
 
-	if (session_lookup(r, http_query(r, "session"), &session, &a) == -1)
+	if (session_lookup(r, token, &session, &a) == -1)
 		return a;
 	if (prov == NULL || !session_allows_provider(session, prov)) {
 		json_decref(session);
@@ -193,7 +214,8 @@ route_auth_start(struct http_req *r)
 	}
 	log_kv(LOGL_INFO, "consent started", "provider", prov, "session",
 	    json_string_value(json_object_get(session, "id")), NULL);
-	a = http_redirect(r, url);
+	a = json ? http_json(r, MHD_HTTP_OK, json_pack("{s:s}",
+	    "authorization_url", url)) : http_redirect(r, url);
 out:
 	explicit_bzero(state, sizeof(state));
 	explicit_bzero(verifier, sizeof(verifier));
