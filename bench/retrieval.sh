@@ -51,7 +51,7 @@ cleanup() {
 }
 aspg=
 trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
+trap 'exit 1' HUP INT PIPE TERM
 
 failed() {
 	echo "retrieval: FAILED: $*"
@@ -128,7 +128,9 @@ rps=$(sed -n 's/.* rps \([0-9.]*\) .*/\1/p' "$t/loadgen.out")
 	cat "$t/pgbench.out"; failed "pgbench -S"; }
 tps=$(sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p' "$t/pgbench.out")
 pglat=$(sed -n 's/^latency average = \(.*\)/\1/p' "$t/pgbench.out")
-[ -n "$rps" ] && [ -n "$tps" ] || failed "no rates to compare"
+if [ -z "$rps" ] || [ -z "$tps" ]; then
+	failed "no rates to compare"
+fi
 
 echo "retrieval: broker GET /token/{c}, unix socket, $clients connections" \
     "over $conns captured: $broker"
