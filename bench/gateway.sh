@@ -1,0 +1,146 @@
+#!/bin/sh
+# The public read path: GET /v1/token/{c} through dromos-gateway with wrk
+# (64 connections rotating over 1,000 captured connections), against nginx
+# serving a static JSON file of the same size and against pgbench -S on the
+# same database, all in one run; and the same fetch straight to the broker,
+# with one load generator (bench-loadgen) for both, for the gateway's share.
+#
+# The gateway listens with `tls off' on loopback so that it and nginx are
+# compared on the same plain HTTP; its idle resident memory is read before
+# any load.  Goals: >= 0.40 of nginx and of pgbench -S, p99 <= 5 ms, no
+# errors, gateway <= 20% over the direct broker call, idle RSS <= 16 MiB.
+set -eu
+name=gateway
+. "$(dirname "$0")/lib.sh"
+
+command -v wrk >/dev/null || failed "no wrk (scripts/install-deps)"
+command -v nginx >/dev/null || command -v /usr/sbin/nginx >/dev/null ||
+    failed "no nginx (scripts/install-deps)"
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+bench_postgres
+bench_appliance
+
+# The gateway, no limits in the way of one client's load.
+gw=$(free_port)
+cat >"$t/gateway.conf" <<EOC
+listen "127.0.0.1:$gw"
+tls off
+broker socket "$t/run/broker.sock"
+rate limit client off
+rate limit connection off
+EOC
+"$b/bin/dromos-gateway" -d -f "$t/gateway.conf" >"$t/gateway.log" 2>&1 &
+gpid=$!
+started $gpid
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$gw/v1/health"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] && kill -0 $gpid 2>/dev/null || failed "gateway did not start"
+	sleep 0.1
+done
+sleep 1
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$gpid/status")
+
+# nginx with a file the size of one payload.
+curl -sf -H "Authorization: Bearer $READER" \
+    "http://127.0.0.1:$gw/v1$(head -n 1 "$t/paths")" >"$t/token.json" ||
+    failed "no payload through the gateway"
+ng=$(free_port)
+mkdir -p "$t/nginx"
+cat >"$t/nginx.conf" <<EOC
+worker_processes 2;
+daemon off;
+pid $t/nginx/nginx.pid;
+error_log $t/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $t/nginx;
+	proxy_temp_path $t/nginx;
+	fastcgi_temp_path $t/nginx;
+	uwsgi_temp_path $t/nginx;
+	scgi_temp_path $t/nginx;
+	keepalive_requests 1000000;
+	server {
+		listen 127.0.0.1:$ng;
+		location = /token.json {
+			root $t;
+			default_type application/json;
+		}
+	}
+}
+EOC
+[ "$(id -u)" -eq 0 ] && sed -i '1i user root;' "$t/nginx.conf"
+$(command -v nginx || echo /usr/sbin/nginx) -c "$t/nginx.conf" \
+    >"$t/nginx.log" 2>&1 &
+started $!
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$ng/token.json"; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || failed "nginx did not start"
+	sleep 0.1
+done
+
+cat >"$t/rotate.lua" <<'EOL'
+local paths, i = {}, 0
+for line in io.lines(os.getenv("BENCH_PATHS")) do
+	paths[#paths + 1] = "/v1" .. line
+end
+local auth = "Bearer " .. os.getenv("READER")
+request = function()
+	i = i % #paths + 1
+	return wrk.format("GET", paths[i], { ["Authorization"] = auth })
+end
+EOL
+
+# One wrk run: sets $w_rps, $w_p50, $w_p99 (ms) and $w_bad.
+wrk_run() {
+	BENCH_PATHS=$t/paths wrk -t 2 -c "$clients" -d "${secs}s" --latency \
+	    "$@" >"$t/wrk.out" 2>&1 || { cat "$t/wrk.out"; failed "wrk"; }
+	w_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$t/wrk.out")
+	w_p50=$(awk '$1 == "50%" { print $2 }' "$t/wrk.out")
+	w_p99=$(awk '$1 == "99%" { print $2 }' "$t/wrk.out")
+	w_bad=$(awk '/Non-2xx or 3xx responses:/ { print $5 }
+	    /Socket errors:/ { print "socket errors" }' "$t/wrk.out")
+	[ -n "$w_rps" ] || { cat "$t/wrk.out"; failed "no wrk rate"; }
+}
+
+# bench-loadgen against a target: sets $l_rps and $l_line.
+loadgen_run() {
+	"$b/bench/bench-loadgen" "$@" -n "$clients" -d "$secs" \
+	    -H "Authorization: Bearer $READER" >"$t/loadgen.out" \
+	    2>"$t/loadgen.err" || { cat "$t/loadgen.out" "$t/loadgen.err";
+	    failed "bench-loadgen reported errors"; }
+	l_line=$(cat "$t/loadgen.out")
+	l_rps=$(sed -n 's/.* rps \([0-9.]*\) .*/\1/p' "$t/loadgen.out")
+}
+
+wrk_run -s "$t/rotate.lua" "http://127.0.0.1:$gw"
+g_rps=$w_rps; g_p50=$w_p50; g_p99=$w_p99; g_bad=${w_bad:-none}
+wrk_run "http://127.0.0.1:$ng/token.json"
+n_rps=$w_rps; n_p50=$w_p50; n_p99=$w_p99
+
+sed 's|^|/v1|' "$t/paths" >"$t/v1paths"
+loadgen_run -c "127.0.0.1:$gw" -f "$t/v1paths"
+lg_rps=$l_rps; lg_line=$l_line
+loadgen_run -u "$t/run/broker.sock" -f "$t/paths"
+lb_rps=$l_rps; lb_line=$l_line
+bench_pgbench
+
+echo "gateway: wrk GET /v1/token/{c} via gateway ($clients conns, $conns" \
+    "connections): rps $g_rps  p50 $g_p50  p99 $g_p99  errors $g_bad"
+echo "gateway: wrk nginx static JSON ($(wc -c <"$t/token.json") bytes):" \
+    "rps $n_rps  p50 $n_p50  p99 $n_p99"
+echo "gateway: pgbench -S -c $clients -j 2: tps $tps  latency average $pglat"
+echo "gateway: bench-loadgen via gateway: $lg_line"
+echo "gateway: bench-loadgen direct to broker: $lb_line"
+echo "gateway: ratio gateway/nginx = $(ratio "$g_rps" "$n_rps") (goal >= 0.40)"
+echo "gateway: ratio gateway/pgbench-S = $(ratio "$g_rps" "$tps") (goal >= 0.40)"
+echo "gateway: gateway's cost over the direct broker call =" \
+    "$(awk -v a="$lg_rps" -v b="$lb_rps" 'BEGIN { printf "%.1f%%", (b / a - 1) * 100 }')" \
+    "(goal <= 20%)"
+echo "gateway: idle RSS $rss KiB (goal <= 16384)"
