@@ -63,7 +63,8 @@ def test_tables_and_columns(db):
     assert [r[0] for r in db.fetchall()] == [
         "id", "provider", "owner", "status", "metadata", "secrets",
         "key_version", "expires_at", "refresh_attempts", "last_error",
-        "last_refresh_at", "needs_reauth", "created_at", "updated_at"]
+        "last_refresh_at", "needs_reauth", "created_at", "updated_at",
+        "last_forced_refresh_at"]
     db.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'access_log'")
     assert any("(connection, at)" in r[0] for r in db.fetchall())
 
