@@ -23,3 +23,17 @@ $(GATEWAY_OPENAPI_C): gateway/embed-json gateway/openapi.json
 	@gateway/embed-json gw_openapi gateway/openapi.json > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; \
 	else mv $@.tmp $@ && echo "gateway/embed-json > $@"; fi
+
+# The connect page's files (gateway/www/), compiled in the same way: each
+# becomes gw_www_<name with _ for .>[] in its own generated file.
+GATEWAY_WWW := connect.html connect.css connect.js
+GATEWAY_WWW_C := $(patsubst %,$(BUILD)/gen/gateway/www/%.c,$(GATEWAY_WWW))
+gateway_SRCS += $(GATEWAY_WWW_C)
+
+# A static pattern rule: the generated files are not intermediates that
+# make would delete after the build.
+$(GATEWAY_WWW_C): $(BUILD)/gen/gateway/www/%.c: gateway/embed-json gateway/www/%
+	@mkdir -p $(@D)
+	@gateway/embed-json gw_www_$(subst .,_,$*) gateway/www/$* > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; \
+	else mv $@.tmp $@ && echo "gateway/embed-json > $@"; fi

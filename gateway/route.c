@@ -22,10 +22,17 @@ const struct gw_route gw_routes[] = {
 	    "/providers/{provider}/schema", 0, GW_PROXY },
 	{ "POST", "/v1/connect/sessions", "/connect/sessions", GW_F_JSON,
 	    GW_PROXY },
-	/* The page is served here (gateway/connect.c); its data comes later. */
+	/*
+	 * The page and its files are served here (gateway/connect.c); its
+	 * script fetches the data from the routes around them.
+	 */
 	{ "GET", "/v1/connect", NULL, GW_F_QUERY, GW_LOCAL_CONNECT },
+	{ "GET", "/v1/connect/connect.js", NULL, 0, GW_LOCAL_CONNECT },
+	{ "GET", "/v1/connect/connect.css", NULL, 0, GW_LOCAL_CONNECT },
 	/* The broker answers 302 to the provider; Location is passed back. */
 	{ "GET", "/v1/auth/start", "/auth/start", GW_F_QUERY, GW_PROXY },
+	/* The page's start: the session is the bearer, never in a URL. */
+	{ "POST", "/v1/auth/start", "/auth/start", GW_F_JSON, GW_PROXY },
 	{ "GET", "/v1/auth/callback/{provider}", "/auth/callback/{provider}",
 	    GW_F_QUERY, GW_PROXY },
 	{ "POST", "/v1/connections", "/connections", GW_F_JSON, GW_PROXY },
