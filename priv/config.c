@@ -26,7 +26,8 @@
 #define PCR_MAX		23
 
 static conf_handler kw_socket, kw_admin_socket, kw_database,
-    kw_root_key_file, kw_root_key_tpm, kw_user, kw_metrics, kw_public_url;
+    kw_root_key_file, kw_root_key_tpm, kw_user, kw_metrics, kw_public_url,
+    kw_return_url;
 
 #define F(m)		offsetof(struct dromos_conf, m)
 
@@ -59,6 +60,8 @@ static const struct conf_keyword keywords[] = {
 	    .off = F(metrics_listen) },
 	{ .phrase = "public url", .parse = kw_public_url,
 	    .off = F(public_url) },
+	{ .phrase = "allow return url", .flags = CONF_MULTI,
+	    .parse = kw_return_url },
 };
 
 static char **
@@ -350,6 +353,49 @@ kw_public_url(struct conf *c, struct conf_stmt *st,
 	return 0;
 }
 
+/*
+ * A deployment-wide return URL: https (or http to loopback), and a path
+ * at least "/", so that it pins an origin when used as a prefix.
+ */
+static int
+kw_return_url(struct conf *c, struct conf_stmt *st,
+    const struct conf_keyword *kw, void *base)
+{
+	struct dromos_conf	*cf = base;
+	int			 line = conf_line(st);
+	const char		*slash;
+	char			*s, origin[CONFIG_URL_MAX + 1];
+
+	(void)kw;
+	if (conf_string(c, st, &s) == -1)
+		return -1;
+	slash = strchr(strstr(s, "://") ? strstr(s, "://") + 3 : s, '/');
+	if (slash == NULL || (size_t)(slash - s) > CONFIG_URL_MAX) {
+		conf_error(c, line, "\"%s\": expected a URL with a path, e.g. "
+		    "\"https://app.example/done\", got \"%.*s\"", st->what, 64,
+		    s);
+		conf_strfree(&s);
+		return -1;
+	}
+	memcpy(origin, s, (size_t)(slash - s));
+	origin[slash - s] = '\0';
+	if (!url_ok(origin) || strlen(s) > 1024 || strpbrk(s, " \t#") != NULL) {
+		conf_error(c, line, "\"%s\": expected https://host[:port]/path "
+		    "(or http:// to a loopback host), got \"%.*s\"", st->what,
+		    64, s);
+		conf_strfree(&s);
+		return -1;
+	}
+	if (cf->nreturn_urls == CONFIG_RETURN_URLS_MAX) {
+		conf_error(c, line, "\"%s\": at most %d", st->what,
+		    CONFIG_RETURN_URLS_MAX);
+		conf_strfree(&s);
+		return -1;
+	}
+	cf->return_urls[cf->nreturn_urls++] = s;
+	return 0;
+}
+
 static int
 set_default(char **dst, const char *s)
 {
@@ -426,6 +472,8 @@ config_free(struct dromos_conf *cf)
 	conf_strfree(&cf->broker_path);
 	conf_strfree(&cf->metrics_listen);
 	conf_strfree(&cf->public_url);
+	while (cf->nreturn_urls > 0)
+		conf_strfree(&cf->return_urls[--cf->nreturn_urls]);
 	explicit_bzero(cf, sizeof(*cf));
 }
 
@@ -741,6 +789,8 @@ dump_database(FILE *fp, const char *db)
 void
 config_dump(const struct dromos_conf *cf, FILE *fp)
 {
+	size_t	 i;
+
 	dump_line(fp, "listen", cf->listen);
 	if (cf->admin_socket != NULL) {
 		fputs("admin socket ", fp);
@@ -779,4 +829,6 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 	    (unsigned long long)cf->rotate_after);
 	dump_line(fp, "metrics listen", cf->metrics_listen);
 	dump_line(fp, "public url", cf->public_url);
+	for (i = 0; i < cf->nreturn_urls; i++)
+		dump_line(fp, "allow return url", cf->return_urls[i]);
 }

@@ -23,6 +23,7 @@
 #define CONFIG_ADMIN_SOCKET	"/run/dromos/admin.sock"
 #define CONFIG_PUBLIC_URL	"https://127.0.0.1:8443"
 #define CONFIG_URL_MAX		256
+#define CONFIG_RETURN_URLS_MAX	16
 #define CONFIG_USER_KEYHOLDER	"_dromoskey"
 #define CONFIG_USER_BROKER	"_dromos"
 #define CONFIG_AUDIT_EVERY	1000		/* lines per checkpoint */
@@ -65,6 +66,9 @@ struct dromos_conf {
 	uint64_t		 rotate_after;	/* seals per key version */
 	char			*metrics_listen; /* host:port; NULL: none */
 	char			*public_url;	/* the gateway's base URL */
+	/* Where connect sessions may send browsers back (prefixes). */
+	char			*return_urls[CONFIG_RETURN_URLS_MAX];
+	size_t			 nreturn_urls;
 };
 
 /*

@@ -287,6 +287,12 @@ static const struct errcase errcases[] = {
 	{ "root key tpm \"/t\" pcrs \"sha1:7\"\n",
 	  NAME ":1: \"root key tpm pcrs\": invalid PCR selection "
 	  "\"sha1:7\" (want e.g. sha256:0,7)" },
+	{ "allow return url \"http://app.example/x\"\n",
+	  NAME ":1: \"allow return url\": expected https://host[:port]/path "
+	  "(or http:// to a loopback host), got \"http://app.example/x\"" },
+	{ "allow return url \"https://app.example\"\n",
+	  NAME ":1: \"allow return url\": expected a URL with a path, e.g. "
+	  "\"https://app.example/done\", got \"https://app.example\"" },
 	{ "public url \"http://example.com\"\n",
 	  NAME ":1: \"public url\": expected https://host[:port] (or "
 	  "http:// to a loopback host), got \"http://example.com\"" },
