@@ -17,6 +17,7 @@
 #include "unpriv/api.h"
 #include "unpriv/auth.h"
 #include "unpriv/broker.h"
+#include "unpriv/cache.h"
 #include "unpriv/http.h"
 #include "unpriv/khclient.h"
 #include "unpriv/provider.h"
@@ -101,6 +102,7 @@ route_provider_add(struct http_req *r)
 		json_decref(norm);
 		return api_store_error(r, rv, "a provider with that id exists");
 	}
+	cache_provider_forget(r->b->providers, id);
 	log_info("provider %s added", id);
 	a = provider_answer(r, MHD_HTTP_CREATED, id);
 	json_decref(norm);
@@ -128,6 +130,8 @@ route_provider_update(struct http_req *r)
 	rv = store_provider_update(r->b->db, id, json_string_value(
 	    json_object_get(norm, "auth_mode")), norm, len ? sealed : NULL,
 	    len);
+	/* Whatever the outcome: the write may have happened. */
+	cache_provider_forget(r->b->providers, id);
 	if (rv != 0) {
 		json_decref(norm);
 		return api_store_error(r, rv, "no such provider");
@@ -170,7 +174,9 @@ route_provider_remove(struct http_req *r)
 
 	if (!provider_id_ok(r->params[0]))
 		return http_not_found(r, "no such provider");
-	if ((rv = store_provider_delete(r->b->db, r->params[0])) != 0)
+	rv = store_provider_delete(r->b->db, r->params[0]);
+	cache_provider_forget(r->b->providers, r->params[0]);
+	if (rv != 0)
 		return api_store_error(r, rv, rv == STORE_CONFLICT ?
 		    "connections still use this provider" :
 		    "no such provider");
@@ -248,7 +254,10 @@ route_client_revoke(struct http_req *r)
 
 	if (!client_name_ok(r->params[0]))
 		return http_not_found(r, "no such client");
-	if ((rv = store_client_revoke(r->b->db, r->params[0])) != 0)
+	rv = store_client_revoke(r->b->db, r->params[0]);
+	/* Keyed by token hash, not name: forget every client. */
+	cache_clear(r->b->clients);
+	if (rv != 0)
 		return api_store_error(r, rv, "no such client");
 	log_kv(LOGL_INFO, "client revoked", "name", r->params[0], NULL);
 	return http_empty(r, MHD_HTTP_NO_CONTENT);

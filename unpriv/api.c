@@ -2,7 +2,8 @@
  * api.c: the internal API the gateway calls (unpriv/API.md).  Clients are
  * authenticated here, scopes are checked before anything is read or
  * opened, and every read that lets a credential leave the broker is
- * recorded in access_log.
+ * recorded in access_log (through the queue of accesslog.h: off the
+ * request path, and the keyholder's audit chain has each of them too).
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -17,8 +18,10 @@
 #include <openssl/crypto.h>
 
 #include "common/log.h"
+#include "unpriv/accesslog.h"
 #include "unpriv/api.h"
 #include "unpriv/auth.h"
+#include "unpriv/cache.h"
 #include "unpriv/consent.h"
 #include "unpriv/broker.h"
 #include "unpriv/db.h"
@@ -73,6 +76,7 @@ api_vault_error(struct http_req *r, int rv)
 	}
 }
 
+/* A change: recorded before the request is answered. */
 static void
 access_log(struct http_req *r, const char *conn, const char *op,
     const char *outcome)
@@ -80,6 +84,18 @@ access_log(struct http_req *r, const char *conn, const char *op,
 	if (store_access_log(r->b->db, r->client ? r->client->id : NULL, conn,
 	    op, outcome, r->request_id) != 0)
 		log_warnx("access_log: cannot record %s of %s", op, conn);
+}
+
+/* A read of a credential: queued, written within ACCESSLOG_FLUSH_MS. */
+static void
+access_read(struct http_req *r, const char *conn, const char *outcome)
+{
+	if (r->b->alog == NULL) {
+		access_log(r, conn, "token", outcome);
+		return;
+	}
+	accesslog_add(r->b->alog, r->client ? r->client->id : NULL, conn,
+	    "token", outcome, r->request_id);
 }
 
 /*
@@ -173,7 +189,8 @@ get_provider(struct http_req *r, const char *id, json_t **doc,
 		*answered = http_not_found(r, "no such provider");
 		return -1;
 	}
-	if ((rv = store_provider_get(r->b->db, id, doc, &has_secret)) != 0) {
+	if ((rv = cache_provider_get(r->b->providers, r->b->db, id, doc,
+	    &has_secret)) != 0) {
 		*answered = api_store_error(r, rv, "no such provider");
 		return -1;
 	}
@@ -497,8 +514,8 @@ revoke_before_delete(struct http_req *r, const char *id)
 	    &len) != 0 || len == 0)
 		goto done;
 	prov = json_string_value(json_object_get(view, "provider"));
-	if (prov == NULL || store_provider_get(r->b->db, prov, &provider,
-	    &has) != 0)
+	if (prov == NULL || cache_provider_get(r->b->providers, r->b->db, prov,
+	    &provider, &has) != 0)
 		goto done;
 	mode = json_string_value(json_object_get(provider, "auth_mode"));
 	if (mode == NULL || strcmp(mode, "oauth2") != 0)
@@ -567,7 +584,7 @@ connection_values(struct http_req *r, const char *id, json_t **provider,
 	if (vault_ad_credential(&ad, id) == -1 ||
 	    (rv = vault_open_json(r->b->vault, &ad, sealed, len,
 	    &secrets)) != 0) {
-		access_log(r, id, "token", "does not open");
+		access_read(r, id, "does not open");
 		*answered = api_vault_error(r, VAULT_EOPEN);
 		goto fail;
 	}
@@ -624,7 +641,7 @@ api_token(struct http_req *r, const char *id, int force)
 		    "Not refreshable", "only OAuth connections refresh");
 	else if (is_oauth2(provider) && refresh_if_needed(r, id, provider,
 	    force, &values, &view, &a) == -1)
-		access_log(r, id, "token", "refresh failed");
+		access_read(r, id, "refresh failed");
 	else {
 		exp = json_string_value(json_object_get(view, "expires_at"));
 		pv = payload_values(provider, values);
@@ -632,12 +649,12 @@ api_token(struct http_req *r, const char *id, int force)
 		    reason, sizeof(reason)) == -1) {
 			log_warnx("token %s: %s", id, pv ? reason :
 			    "no access token");
-			access_log(r, id, "token", "unusable");
+			access_read(r, id, "unusable");
 			a = http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			    "unusable-credential", "Credential unusable",
 			    "the stored credential cannot make a payload");
 		} else {
-			access_log(r, id, "token", "ok");
+			access_read(r, id, "ok");
 			a = http_json(r, MHD_HTTP_OK, out);
 		}
 		json_decref(pv);

@@ -45,7 +45,11 @@ struct client {
 	size_t		 nscopes;
 };
 
+struct cache;
 struct http_req;
+
+/* The client cache for struct broker (NULL on ENOMEM). */
+struct cache	*auth_cache_new(void);
 
 /* Parse one scope string; -1 if it is not one. */
 int	 auth_scope_parse(const char *, struct scope *);
@@ -65,7 +69,11 @@ int	 auth_allows(const struct client *, enum auth_op, const char *conn);
 
 /*
  * Authenticate the request's bearer token.  0 with r->client set, or -1
- * after answering 401 (or 503 when the database is down).
+ * after answering 401 (or 503 when the database is down).  What the
+ * database says of a token is cached for CACHE_TTL_MS (cache.h) in
+ * r->b->clients: a revocation made through this broker clears it at
+ * once, one made through another broker takes effect here within that
+ * time.
  */
 int	 auth_client(struct http_req *, enum MHD_Result *answered);
 

@@ -41,8 +41,11 @@
 #include "policy/policy.h"
 #include "priv/khproto.h"
 #include "common/jsonmem.h"
+#include "unpriv/accesslog.h"
 #include "unpriv/api.h"
+#include "unpriv/auth.h"
 #include "unpriv/broker.h"
+#include "unpriv/cache.h"
 #include "unpriv/db.h"
 #include "unpriv/http.h"
 #include "unpriv/migrate.h"
@@ -53,7 +56,15 @@
 
 #define GATEWAY_GROUP		"_dromosgw"	/* may connect to us */
 #define CONFIG_TIMEOUT_MS	10000
+/*
+ * A request spends most of its time waiting for the database and the
+ * keyholder, not on a CPU: several threads per CPU keep both busy.
+ */
+#define HTTP_THREADS_PER_CPU	4u
+#define HTTP_THREADS_MIN	2u
 #define HTTP_THREADS_MAX	16u
+/* Database connections beyond one per API thread: admin, access log. */
+#define DB_EXTRA		3u
 
 static struct broker	 broker;
 static int		 dead_pipe[2] = { -1, -1 };
@@ -179,8 +190,12 @@ warm_up(unsigned int *nthreads)
 		freeaddrinfo(res);
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	*nthreads = ncpu < 2 ? 2u : ncpu > HTTP_THREADS_MAX ?
-	    HTTP_THREADS_MAX : (unsigned int)ncpu;
+	if (ncpu < 1)
+		ncpu = 1;
+	*nthreads = ncpu > (long)(HTTP_THREADS_MAX / HTTP_THREADS_PER_CPU) ?
+	    HTTP_THREADS_MAX : (unsigned int)ncpu * HTTP_THREADS_PER_CPU;
+	if (*nthreads < HTTP_THREADS_MIN)
+		*nthreads = HTTP_THREADS_MIN;
 }
 
 static void
@@ -197,7 +212,8 @@ sandbox(const char *user, unsigned int *nthreads)
 
 /*
  * The database: migrations first (a newer schema than ours stops us),
- * then the keyring it keeps for every broker sharing it.
+ * then the keyring it keeps for every broker sharing it; the caches of
+ * what it holds, and the access-log writer.
  */
 static void
 database_start(struct broker *b, const char *conninfo, unsigned int n)
@@ -210,6 +226,22 @@ database_start(struct broker *b, const char *conninfo, unsigned int n)
 		fatal("vault_new");
 	if (vault_keyring_start(b->vault) != VAULT_OK)
 		fatalx("cannot load or create the keyring");
+	if ((b->providers = cache_providers_new()) == NULL ||
+	    (b->clients = auth_cache_new()) == NULL)
+		fatalx("cannot set up the caches");
+	if ((b->alog = accesslog_start(b->db)) == NULL)
+		fatalx("cannot start the access-log writer");
+}
+
+/* After the HTTP servers: nothing uses them any more. */
+static void
+database_stop(struct broker *b)
+{
+	accesslog_stop(b->alog);
+	cache_free(b->clients);
+	cache_free(b->providers);
+	vault_free(b->vault);
+	db_pool_free(b->db);
 }
 
 /* The admin socket: root's, for the configured group only. */
@@ -359,7 +391,7 @@ main(int argc, char *argv[])
 	broker.kh = kh;
 	snprintf(broker.public_url, sizeof(broker.public_url), "%s",
 	    cf.public_url);
-	database_start(&broker, cf.database, nthreads + 2);
+	database_start(&broker, cf.database, nthreads + DB_EXTRA);
 	if ((srv = http_start("api", lfd, api_routes, api_nroutes, &broker,
 	    nthreads)) == NULL)
 		fatalx("cannot serve HTTP");
@@ -373,8 +405,7 @@ main(int argc, char *argv[])
 	rv = main_loop(kh, sigfd);
 	http_stop(adm);
 	http_stop(srv);
-	vault_free(broker.vault);
-	db_pool_free(broker.db);
+	database_stop(&broker);
 	kh_client_free(kh);
 	return rv;
 }

@@ -1,12 +1,16 @@
 /*
  * What every part of the broker shares: the keyholder channel, the
- * database pool, and the settings from dromosd.
+ * database pool, the read caches, the access-log queue, and the settings
+ * from dromosd.  The caches and the queue may be NULL (unit tests): no
+ * caching, and access-log lines written at once.
  */
 #ifndef DROMOS_UNPRIV_BROKER_H
 #define DROMOS_UNPRIV_BROKER_H
 
 #include "unpriv/khclient.h"
 
+struct accesslog;
+struct cache;
 struct db_pool;
 struct vault;
 
@@ -14,6 +18,9 @@ struct broker {
 	struct khclient	*kh;
 	struct db_pool	*db;
 	struct vault	*vault;
+	struct cache	*providers;	/* cache.h */
+	struct cache	*clients;	/* auth.h */
+	struct accesslog *alog;		/* accesslog.h */
 	char		 public_url[KH_URL_MAX + 1];	/* the gateway's */
 };
 

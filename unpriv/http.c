@@ -10,17 +10,30 @@
  *
  * Nothing a client sends is echoed into an answer, and the access log has
  * the matched route pattern, never a query string.
+ *
+ * Threads.  A handler blocks (on the database, on the keyholder), and
+ * while it does, the other connections of its thread wait.  A pool of
+ * libmicrohttpd workers sharing the listening socket spreads connections
+ * unevenly (a worker that wakes first takes a burst of them, and some get
+ * none), so each worker here is a daemon of its own with one thread and
+ * no listening socket, and a thread of ours accepts and hands connections
+ * to the workers in turn.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -31,16 +44,28 @@
 #include "unpriv/broker.h"
 #include "unpriv/http.h"
 
-#define HTTP_CONN_LIMIT		1024u
+#define HTTP_CONN_LIMIT		1024u		/* over all workers */
 #define HTTP_CONN_TIMEOUT	30u		/* seconds idle */
-#define HTTP_CONN_MEMORY	((size_t)64 * 1024)
+/*
+ * libmicrohttpd zeroes a connection's memory pool for every request, so
+ * it is kept small: it holds the request head and a read buffer, while
+ * bodies (HTTP_BODY_MAX) are collected in memory of ours.
+ */
+#define HTTP_CONN_MEMORY	((size_t)16 * 1024)
+#define HTTP_WORKERS_MAX	64u
 
 struct http_server {
 	const char		*name;
-	struct MHD_Daemon	*mhd;
 	const struct http_route	*routes;
 	size_t			 nroutes;
 	struct broker		*b;
+	int			 listenfd;
+	int			 stop[2];	/* a pipe: the acceptor stops */
+	pthread_t		 acceptor;
+	int			 accepting;	/* the thread runs */
+	struct MHD_Daemon	*w[HTTP_WORKERS_MAX];
+	unsigned int		 nw;
+	unsigned int		 next;		/* the worker of the next one */
 };
 
 /* Per-request state, from the first call to the completion callback. */
@@ -309,22 +334,34 @@ route_find(struct http_server *srv, struct http_req *r, char *allow,
 	return NULL;
 }
 
-/* Keep a sane X-Request-Id; otherwise make one. */
+/*
+ * Keep a sane X-Request-Id; otherwise make one: 24 hex digits, a random
+ * prefix drawn once per thread and the thread's count of requests.  An id
+ * names a request in the logs and nothing relies on its being unguessable,
+ * while drawing random bytes for every request cost more than all the
+ * rest of its bookkeeping.
+ */
+static _Thread_local uint64_t	 rid_prefix;
+static _Thread_local uint32_t	 rid_count;
+static _Thread_local int	 rid_drawn;
+
 static void
 request_id(struct http_req *r)
 {
 	const char	*given = http_header(r, "X-Request-Id");
-	unsigned char	 rnd[12];
-	size_t		 i;
 
 	if (given != NULL && http_id_valid(given, HTTP_REQID_MAX)) {
 		snprintf(r->request_id, sizeof(r->request_id), "%s", given);
 		return;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		memset(rnd, 0, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(r->request_id + 2 * i, 3, "%02x", rnd[i]);
+	if (!rid_drawn) {
+		if (RAND_bytes((unsigned char *)&rid_prefix,
+		    sizeof(rid_prefix)) != 1)
+			rid_prefix = 0;
+		rid_drawn = 1;
+	}
+	snprintf(r->request_id, sizeof(r->request_id), "%016llx%08lx",
+	    (unsigned long long)rid_prefix, (unsigned long)rid_count++);
 }
 
 static void
@@ -521,11 +558,90 @@ http_mhdlog(void *cls, const char *fmt, va_list ap)
 	log_warnx("httpd: %s", msg);
 }
 
+/* A worker: one thread, no listening socket, connections from us. */
+static struct MHD_Daemon *
+worker_start(struct http_server *srv, unsigned int limit)
+{
+	/* TURBO: read and write before polling; the sockets do not block. */
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+	    MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    http_access, srv,
+	    /* First, so that every message of MHD's comes to us. */
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhdlog, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+	    MHD_OPTION_END);
+}
+
+/* Accept a waiting connection and give it to the next worker. */
+static void
+accept_one(struct http_server *srv)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	int			 fd;
+
+	if ((fd = accept4(srv->listenfd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		switch (errno) {
+		case EAGAIN:
+		case EINTR:
+		case ECONNABORTED:
+			break;
+		default:
+			/* Out of descriptors, say: do not spin on it. */
+			log_warn("%s: accept", srv->name);
+			(void)poll(NULL, 0, 100);
+			break;
+		}
+		return;
+	}
+	/* libmicrohttpd closes it if it cannot take it. */
+	if (MHD_add_connection(srv->w[srv->next], fd, (struct sockaddr *)&ss,
+	    len) != MHD_YES)
+		log_warn("%s: a connection could not be added", srv->name);
+	srv->next = (srv->next + 1) % srv->nw;
+}
+
+static void *
+acceptor(void *arg)
+{
+	struct http_server	*srv = arg;
+	struct pollfd		 pfd[2];
+
+	pfd[0].fd = srv->listenfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = srv->stop[0];
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("%s: poll", srv->name);
+			break;
+		}
+		if (pfd[1].revents != 0)
+			break;
+		if (pfd[0].revents & (POLLERR | POLLNVAL)) {
+			log_warnx("%s: the listening socket failed", srv->name);
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_one(srv);
+	}
+	return NULL;
+}
+
 struct http_server *
 http_start(const char *name, int listenfd, const struct http_route *routes,
     size_t nroutes, struct broker *b, unsigned int nthreads)
 {
 	struct http_server	*srv;
+	unsigned int		 i, limit;
+	int			 fl;
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
 		log_warn("%s", __func__);
@@ -535,41 +651,55 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
 	srv->routes = routes;
 	srv->nroutes = nroutes;
 	srv->b = b;
-	if (nthreads == 0)
-		nthreads = 1;
-	/* A pool of one is no pool: libmicrohttpd warns about it. */
-	struct MHD_OptionItem	 pool[] = {
-		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)nthreads, NULL },
-		{ MHD_OPTION_END, 0, NULL },
-	};
-
-	if (nthreads < 2)
-		pool[0].option = MHD_OPTION_END;
-	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    http_access, srv,
-	    /* First, so that every message of MHD's comes to us. */
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhdlog, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listenfd,
-	    MHD_OPTION_ARRAY, pool,
-	    MHD_OPTION_CONNECTION_LIMIT, HTTP_CONN_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
-	    MHD_OPTION_END);
-	if (srv->mhd == NULL) {
-		log_warnx("cannot start the %s HTTP server", name);
-		free(srv);
-		return NULL;
+	srv->listenfd = listenfd;
+	srv->stop[0] = srv->stop[1] = -1;
+	srv->nw = nthreads == 0 ? 1 : nthreads > HTTP_WORKERS_MAX ?
+	    HTTP_WORKERS_MAX : nthreads;
+	limit = (HTTP_CONN_LIMIT + srv->nw - 1) / srv->nw;
+	for (i = 0; i < srv->nw; i++)
+		if ((srv->w[i] = worker_start(srv, limit)) == NULL) {
+			log_warnx("cannot start the %s HTTP server", name);
+			goto fail;
+		}
+	if ((fl = fcntl(listenfd, F_GETFL)) == -1 ||
+	    fcntl(listenfd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    pipe2(srv->stop, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("%s", __func__);
+		goto fail;
 	}
+	if ((errno = pthread_create(&srv->acceptor, NULL, acceptor, srv)) !=
+	    0) {
+		log_warn("%s: pthread_create", __func__);
+		goto fail;
+	}
+	srv->accepting = 1;
 	return srv;
+ fail:
+	http_stop(srv);
+	return NULL;
 }
 
 void
 http_stop(struct http_server *srv)
 {
+	unsigned int	 i;
+	ssize_t		 n;
+
 	if (srv == NULL)
 		return;
-	MHD_stop_daemon(srv->mhd);
+	if (srv->accepting) {
+		n = write(srv->stop[1], "x", 1);
+		(void)n;
+		pthread_join(srv->acceptor, NULL);
+	}
+	for (i = 0; i < srv->nw; i++)
+		if (srv->w[i] != NULL)
+			MHD_stop_daemon(srv->w[i]);
+	if (srv->stop[0] != -1) {
+		close(srv->stop[0]);
+		close(srv->stop[1]);
+	}
+	/* Ours now, as it was libmicrohttpd's to close before. */
+	close(srv->listenfd);
 	free(srv);
 }

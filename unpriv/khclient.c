@@ -3,11 +3,26 @@
  * writers, replies checked with the typed readers; anything in a reply that
  * the protocol does not allow ends the channel (fail closed).
  *
- * One mutex serialises whole transactions: a caller sends its requests and
- * reads its replies while holding it, so replies arrive in the order the
- * requests went out (the keyholder is a single thread and answers in
- * order) and need no dispatcher.  Pipelining happens inside a transaction
- * (kh_open_batch), which is where it pays.
+ * Every thread of the broker shares the one channel, and requests from
+ * many threads are on the wire at once: the keyholder is a single thread
+ * and answers in order, so a request need not wait for the one before it
+ * to be answered, only for its own reply.  One mutex guards the imsgbuf
+ * and the queue below; nobody holds it while blocked on the socket.
+ *
+ *	A caller queues its requests (up to KH_WINDOW of them) and writes
+ *	them out, and puts itself at the tail of the FIFO of waiters: the
+ *	order of the FIFO is the order of the requests on the wire.
+ *	One waiter at a time is the reader: it polls the socket (without
+ *	the mutex), reads, and hands each reply to the waiter at the head
+ *	of the FIFO, whose request id the reply must echo.  When its own
+ *	replies are in, it passes the reading on to the next waiter.
+ *
+ * A reply is copied into its caller's buffers by whichever thread reads
+ * it, under the mutex, while that caller sleeps.  A waiter leaves only
+ * when its replies are in or the channel has failed (which empties the
+ * FIFO and wakes everyone): the FIFO never points into a stack frame that
+ * has gone.  The wait for a reply is bounded by timeout_ms from the
+ * previous reply (or from the request, when none was outstanding).
  */
 #include <sys/types.h>
 
@@ -27,20 +42,37 @@
 #include "imsg/imsg.h"
 #include "unpriv/khclient.h"
 
-/* Requests of one transaction on the wire before we wait for replies. */
+/* Requests of one caller on the wire before it waits for their replies. */
 #define KH_WINDOW	32
 /* An operator's note for the audit chain (KH_AUDIT_MARK). */
 #define KH_NOTE_MAX	256
 /* Most requests in one transaction (ids must not wrap within one). */
 #define KH_BATCH_MAX	((size_t)1 << 24)
 
+struct kh_xfer;
+
+/* A caller with requests on the wire: an entry of the FIFO. */
+struct kh_wait {
+	struct kh_wait	*next;
+	struct kh_xfer	*x;
+	pthread_cond_t	 cv;		/* replies in, reader wanted, failure */
+	uint32_t	 base;		/* id of the transaction's request 0 */
+	size_t		 sent;		/* requests queued so far */
+	size_t		 got;		/* replies taken so far */
+	int		 failed;	/* the channel failed under it */
+};
+
 struct khclient {
-	pthread_mutex_t	 mtx;
+	pthread_mutex_t	 mtx;		/* guards everything but dead */
 	struct imsgbuf	 ibuf;
 	int		 fd;
 	int		 timeout_ms;
 	pid_t		 pid;
 	uint32_t	 nextid;
+	struct kh_wait	*head;		/* answered next */
+	struct kh_wait	*tail;
+	int		 reading;	/* a thread is the reader */
+	int64_t		 deadline;	/* for the reply at the head */
 	atomic_int	 dead;		/* 0, or the errno that ended it */
 	void		(*ondead)(void *);
 	void		*ondead_arg;
@@ -161,25 +193,38 @@ kh_strerror(int result)
 	return "unknown keyholder error";
 }
 
-/* The channel is out of step or gone: remember why and fail. */
+/*
+ * The channel is out of step or gone: remember why, and fail every caller
+ * waiting for a reply, since none will come in step now.  Locked.
+ */
 static int
 kh_fail(struct khclient *kh, int err)
 {
+	struct kh_wait	*w, *next;
+
 	kh_client_kill(kh, err);
+	for (w = kh->head; w != NULL; w = next) {
+		next = w->next;
+		w->next = NULL;
+		w->failed = 1;
+		pthread_cond_signal(&w->cv);
+	}
+	kh->head = kh->tail = NULL;
 	errno = atomic_load(&kh->dead);
 	return -1;
 }
 
 /*
- * Wait until the socket can move bytes (or the deadline passes) and read
- * what arrived.  Writes what is queued, too.  0, or -1 after kh_fail().
+ * The reader's wait: write what is queued, then, without the mutex, wait
+ * until the socket can move bytes or the deadline passes, and read what
+ * arrived.  0, or -1 after kh_fail().  Locked.
  */
 static int
-kh_io(struct khclient *kh, int64_t deadline)
+kh_io(struct khclient *kh)
 {
 	struct pollfd	 pfd;
 	int64_t		 left;
-	int		 n;
+	int		 n, err;
 
 	if (imsgbuf_write(&kh->ibuf) == -1)
 		return kh_fail(kh, errno);
@@ -188,11 +233,14 @@ kh_io(struct khclient *kh, int64_t deadline)
 	if (imsgbuf_queuelen(&kh->ibuf) > 0)
 		pfd.events |= POLLOUT;
 	pfd.revents = 0;
-	if ((left = deadline - now_ms()) <= 0)
+	if ((left = kh->deadline - now_ms()) <= 0)
 		return kh_fail(kh, ETIMEDOUT);
+	pthread_mutex_unlock(&kh->mtx);
 	n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+	err = errno;
+	pthread_mutex_lock(&kh->mtx);
 	if (n == -1)
-		return errno == EINTR ? 0 : kh_fail(kh, errno);
+		return err == EINTR ? 0 : kh_fail(kh, err);
 	if (n == 0)
 		return kh_fail(kh, ETIMEDOUT);
 	if (pfd.revents & POLLNVAL)
@@ -208,22 +256,6 @@ kh_io(struct khclient *kh, int64_t deadline)
 		}
 	}
 	return 0;
-}
-
-/* The next message, waiting for it until the deadline.  0 or -1. */
-static int
-kh_next(struct khclient *kh, int64_t deadline, struct imsg *imsg)
-{
-	ssize_t	 n;
-
-	for (;;) {
-		if ((n = imsg_get(&kh->ibuf, imsg)) == -1)
-			return kh_fail(kh, errno);
-		if (n > 0)
-			return 0;
-		if (kh_io(kh, deadline) == -1)
-			return -1;
-	}
 }
 
 /* Request i of x, with id, onto the write queue.  0 or -1 (errno). */
@@ -281,6 +313,123 @@ kh_reply(struct khclient *kh, struct kh_xfer *x, size_t i, uint32_t id,
 	return 0;
 }
 
+/*
+ * A reply for the waiter at the head of the FIFO; once its last one is
+ * in, it leaves the FIFO and is woken.  0 or -1 after kh_fail().
+ */
+static int
+kh_dispatch(struct khclient *kh, struct imsg *imsg)
+{
+	struct kh_wait	*w = kh->head;
+
+	if (kh_reply(kh, w->x, w->got, w->base + (uint32_t)w->got,
+	    imsg) == -1)
+		return -1;
+	w->got++;
+	kh->deadline = now_ms() + kh->timeout_ms;
+	if (w->got == w->sent) {
+		if ((kh->head = w->next) == NULL)
+			kh->tail = NULL;
+		w->next = NULL;
+		pthread_cond_signal(&w->cv);
+	}
+	return 0;
+}
+
+/*
+ * As the reader: take every reply that is in, for whoever it is, and
+ * wait for more until our own are in.  0, or -1 after kh_fail().
+ */
+static int
+kh_pump(struct khclient *kh, struct kh_wait *me)
+{
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 rv;
+
+	for (;;) {
+		while (kh->head != NULL) {
+			if ((n = imsg_get(&kh->ibuf, &imsg)) == -1)
+				return kh_fail(kh, errno);
+			if (n == 0)
+				break;
+			rv = kh_dispatch(kh, &imsg);
+			imsg_free(&imsg);
+			if (rv == -1)
+				return -1;
+		}
+		if (me->failed || me->got == me->sent)
+			return 0;
+		if (kh_io(kh) == -1)
+			return -1;
+	}
+}
+
+/*
+ * Wait until every request me sent is answered: as the reader when nobody
+ * else is, asleep otherwise.  0, or -1 (errno) when the channel failed.
+ * Locked.
+ */
+static int
+kh_wait(struct khclient *kh, struct kh_wait *me)
+{
+	while (!me->failed && me->got < me->sent) {
+		if (kh->reading) {
+			pthread_cond_wait(&me->cv, &kh->mtx);
+			continue;
+		}
+		kh->reading = 1;
+		(void)kh_pump(kh, me);
+		kh->reading = 0;
+		/* Someone must go on reading for those still waiting. */
+		if (kh->head != NULL)
+			pthread_cond_signal(&kh->head->cv);
+	}
+	if (me->failed) {
+		errno = atomic_load(&kh->dead);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Queue me's next requests, at most KH_WINDOW, join the FIFO and start
+ * writing.  0, or -1 (errno) when not even one could be built; a failure
+ * to build a later one is kept in *err, to report once the requests
+ * already queued are answered (so that the channel stays in step).
+ * Locked.
+ */
+static int
+kh_send(struct khclient *kh, struct kh_wait *me, int *err)
+{
+	struct kh_xfer	*x = me->x;
+	size_t		 first = me->sent;
+
+	while (me->sent < x->n && me->sent - first < KH_WINDOW) {
+		if (kh_queue(kh, x, me->sent, me->base +
+		    (uint32_t)me->sent) == -1) {
+			*err = errno;
+			break;
+		}
+		me->sent++;
+	}
+	if (me->sent == first) {
+		errno = *err;
+		return -1;
+	}
+	me->next = NULL;
+	if (kh->tail == NULL) {
+		kh->head = me;
+		kh->deadline = now_ms() + kh->timeout_ms;
+	} else
+		kh->tail->next = me;
+	kh->tail = me;
+	/* Out now, even while the reader sleeps in poll(). */
+	if (imsgbuf_write(&kh->ibuf) == -1)
+		(void)kh_fail(kh, errno);
+	return 0;
+}
+
 /* n consecutive request ids, none of them 0 (dromosd's own messages). */
 static uint32_t
 kh_ids(struct khclient *kh, size_t n)
@@ -295,54 +444,33 @@ kh_ids(struct khclient *kh, size_t n)
 }
 
 /*
- * Run a transaction: keep up to KH_WINDOW requests in flight, match every
- * reply to its request.  0 when every request sent was answered; -1 and
- * errno when the channel failed or a request could not be built (then the
- * requests already sent are still answered first, so the channel stays in
- * step).
+ * Run a transaction: up to KH_WINDOW requests on the wire at a time, every
+ * reply matched to its request.  0 when every request was answered; -1
+ * and errno when the channel failed or a request could not be built.
  */
 static int
 kh_run(struct khclient *kh, struct kh_xfer *x)
 {
-	struct imsg	 imsg;
-	size_t		 sent = 0, got = 0;
-	uint32_t	 base;
-	int64_t		 deadline;
+	struct kh_wait	 me;
 	int		 err = 0, rv = 0;
 
-	if ((errno = pthread_mutex_lock(&kh->mtx)) != 0)
+	memset(&me, 0, sizeof(me));
+	me.x = x;
+	if ((errno = pthread_cond_init(&me.cv, NULL)) != 0)
 		return -1;
-	if ((err = atomic_load(&kh->dead)) != 0) {
-		pthread_mutex_unlock(&kh->mtx);
-		errno = err;
-		return -1;
-	}
-	base = kh_ids(kh, x->n);
-	deadline = now_ms() + kh->timeout_ms;
-	while (got < x->n) {
-		while (err == 0 && sent < x->n && sent - got < KH_WINDOW) {
-			if (kh_queue(kh, x, sent, base + (uint32_t)sent) == -1)
-				err = errno;
-			else
-				sent++;
-		}
-		if (got == sent)
+	pthread_mutex_lock(&kh->mtx);
+	me.base = kh_ids(kh, x->n);
+	while (rv == 0 && err == 0 && me.sent < x->n) {
+		/* A channel declared dead takes no new requests. */
+		if ((err = atomic_load(&kh->dead)) != 0)
 			break;
-		if ((rv = kh_next(kh, deadline, &imsg)) == -1)
-			break;
-		rv = kh_reply(kh, x, got, base + (uint32_t)got, &imsg);
-		imsg_free(&imsg);
+		if ((rv = kh_send(kh, &me, &err)) == 0)
+			rv = kh_wait(kh, &me);
 		if (rv == -1)
-			break;
-		got++;
-		deadline = now_ms() + kh->timeout_ms;
+			err = errno;
 	}
-	if (rv == 0 && err == 0 && imsgbuf_queuelen(&kh->ibuf) > 0) {
-		/* Every reply is in, so nothing can be left to send. */
-		rv = kh_fail(kh, EBADMSG);
-	}
-	err = rv == -1 ? errno : err;
 	pthread_mutex_unlock(&kh->mtx);
+	pthread_cond_destroy(&me.cv);
 	if (err != 0) {
 		errno = err;
 		return -1;
@@ -826,6 +954,24 @@ config_decode(struct imsg *imsg, struct kh_config *cf)
 	return cf->database == NULL ? -1 : 0;
 }
 
+/* The first message, unsolicited, as the reader.  0 or -1.  Locked. */
+static int
+kh_first(struct khclient *kh, int timeout_ms, struct imsg *imsg)
+{
+	ssize_t	 n;
+
+	kh->deadline = now_ms() + (timeout_ms > 0 ? timeout_ms :
+	    kh->timeout_ms);
+	for (;;) {
+		if ((n = imsg_get(&kh->ibuf, imsg)) == -1)
+			return kh_fail(kh, errno);
+		if (n > 0)
+			return 0;
+		if (kh_io(kh) == -1)
+			return -1;
+	}
+}
+
 int
 kh_recv_config(struct khclient *kh, int timeout_ms, struct kh_config *cf)
 {
@@ -835,13 +981,17 @@ kh_recv_config(struct khclient *kh, int timeout_ms, struct kh_config *cf)
 	memset(cf, 0, sizeof(*cf));
 	if ((errno = pthread_mutex_lock(&kh->mtx)) != 0)
 		return -1;
-	if ((err = atomic_load(&kh->dead)) != 0) {
+	/* It comes first: nothing else may be in progress. */
+	if ((err = atomic_load(&kh->dead)) == 0 && (kh->reading ||
+	    kh->head != NULL))
+		err = EBUSY;
+	if (err != 0) {
 		pthread_mutex_unlock(&kh->mtx);
 		errno = err;
 		return -1;
 	}
-	rv = kh_next(kh, now_ms() + (timeout_ms > 0 ? timeout_ms :
-	    kh->timeout_ms), &imsg);
+	kh->reading = 1;
+	rv = kh_first(kh, timeout_ms, &imsg);
 	if (rv == 0) {
 		if ((rv = config_decode(&imsg, cf)) == -1) {
 			if (errno != ENOMEM)
@@ -852,6 +1002,7 @@ kh_recv_config(struct khclient *kh, int timeout_ms, struct kh_config *cf)
 		imsg_free(&imsg);
 	}
 	err = errno;
+	kh->reading = 0;
 	pthread_mutex_unlock(&kh->mtx);
 	errno = err;
 	return rv;

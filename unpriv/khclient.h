@@ -2,9 +2,11 @@
  * The broker's side of the keyholder protocol (priv/khproto.h): one imsg
  * channel to dromosd, shared by every thread of the broker.
  *
- * Calls are synchronous and serialised by a mutex; each carries a request
- * id in the imsg peerid and the reply must echo it.  kh_open_batch()
- * pipelines many OPENs through one round of the channel.
+ * Calls are synchronous for their caller, but calls from many threads
+ * share the channel: each queues its requests behind those already on the
+ * wire and waits for its own replies, which the keyholder sends in order.
+ * Every request carries an id in the imsg peerid and its reply must echo
+ * it.  kh_open_batch() pipelines many OPENs of one caller.
  *
  * Results, for every call below that returns int:
  *	0	done
@@ -122,8 +124,9 @@ const char	*kh_strerror(int result);
  * Wait up to timeout_ms for the KH_CONFIG message dromosd sends first, and
  * check it: listen is an absolute path that fits a sockaddr_un, admin is
  * empty or one too, group is empty or a plausible group name.  0 or -1
- * (errno; EBADMSG for a malformed or unexpected message).  The channel is
- * not usable for requests after a failure.
+ * (errno; EBADMSG for a malformed or unexpected message; EBUSY when a
+ * request is in progress: this comes first).  The channel is not usable
+ * for requests after a failure.
  */
 int		 kh_recv_config(struct khclient *, int timeout_ms,
 		    struct kh_config *);

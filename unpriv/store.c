@@ -67,6 +67,7 @@ enum stmt {
 	S_CONN_LIST,
 	S_CONN_DELETE,
 	S_ACCESS_LOG,
+	S_ACCESS_LOG_BATCH,
 	S_CSESSION_INSERT,
 	S_CSESSION_GET,
 	S_OSESSION_INSERT,
@@ -155,6 +156,19 @@ static const struct db_stmt stmts[S_COUNT] = {
 	    "INSERT INTO access_log (client, connection, operation, outcome,"
 	    " request_id) VALUES ($1::text, $2::text, $3::text, $4::text,"
 	    " $5::text)" },
+
+	/*
+	 * Many rows in one statement: a column each, as binary arrays of
+	 * equal length, the times in microseconds since the epoch.
+	 */
+	[S_ACCESS_LOG_BATCH] = { "access_log_batch", 6,
+	    "INSERT INTO access_log (at, client, connection, operation,"
+	    " outcome, request_id) SELECT"
+	    " timestamptz 'epoch' + u.at * interval '1 microsecond',"
+	    " u.client, u.connection, u.operation, u.outcome, u.request_id"
+	    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+	    " $5::text[], $6::text[])"
+	    " AS u(at, client, connection, operation, outcome, request_id)" },
 
 	/* Connect sessions: only the token's hash is kept. */
 	[S_CSESSION_INSERT] = { "csession_insert", 8,
@@ -935,6 +949,156 @@ store_access_log(struct db_pool *p, const char *client,
 	q_text(&q, request_id);
 	if ((rv = exec_pool(p, S_ACCESS_LOG, &q, &r)) == STORE_OK)
 		PQclear(r);
+	return rv;
+}
+
+/*
+ * A one-dimensional array in PostgreSQL's binary format (array_send):
+ * dimensions, flags, element type, then per dimension its size and lower
+ * bound, then every element as a 32-bit length (-1: NULL) and its bytes,
+ * all in network byte order.  Lengths, not quoting: nothing in a value
+ * can be mistaken for structure.
+ */
+#define OID_INT8	20
+#define OID_TEXT	25
+
+struct pgarr {
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 sz;
+	int		 bad;
+};
+
+static void
+arr_put(struct pgarr *a, const void *p, size_t n)
+{
+	uint8_t	*nb;
+	size_t	 nsz;
+
+	if (a->bad)
+		return;
+	if (n > a->sz - a->len) {
+		nsz = a->sz ? a->sz : 4096;
+		while (nsz - a->len < n && nsz <= (size_t)INT_MAX)
+			nsz *= 2;
+		if (nsz - a->len < n || nsz > (size_t)INT_MAX ||
+		    (nb = realloc(a->buf, nsz)) == NULL) {
+			a->bad = 1;
+			return;
+		}
+		a->buf = nb;
+		a->sz = nsz;
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->len += n;
+}
+
+static void
+arr_u32(struct pgarr *a, uint32_t v)
+{
+	uint8_t	 b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+		    (uint8_t)(v >> 8), (uint8_t)v };
+
+	arr_put(a, b, sizeof(b));
+}
+
+static void
+arr_begin(struct pgarr *a, uint32_t elemtype, size_t n)
+{
+	memset(a, 0, sizeof(*a));
+	arr_u32(a, 1);			/* dimensions */
+	arr_u32(a, 1);			/* flags: may hold NULLs */
+	arr_u32(a, elemtype);
+	arr_u32(a, (uint32_t)n);	/* size */
+	arr_u32(a, 1);			/* lower bound */
+}
+
+static void
+arr_text(struct pgarr *a, const char *s)
+{
+	size_t	 n;
+
+	if (s == NULL) {
+		arr_u32(a, UINT32_MAX);	/* -1 */
+		return;
+	}
+	if ((n = strlen(s)) > (size_t)INT32_MAX) {
+		a->bad = 1;
+		return;
+	}
+	arr_u32(a, (uint32_t)n);
+	arr_put(a, s, n);
+}
+
+static void
+arr_int8(struct pgarr *a, int64_t v)
+{
+	uint64_t	 u = (uint64_t)v;
+
+	arr_u32(a, 8);
+	arr_u32(a, (uint32_t)(u >> 32));
+	arr_u32(a, (uint32_t)u);
+}
+
+/* Text column k (0: client ... 4: request_id) of a row. */
+static const char *
+row_text(const struct store_access_row *r, size_t k)
+{
+	switch (k) {
+	case 0:
+		return r->client;
+	case 1:
+		return r->connection;
+	case 2:
+		return r->operation;
+	case 3:
+		return r->outcome;
+	default:
+		return r->request_id;
+	}
+}
+
+#define ACCESS_TEXT_COLS	5
+
+int
+store_access_log_batch(struct db_pool *p, const struct store_access_row *rows,
+    size_t n)
+{
+	struct pgarr	 a[1 + ACCESS_TEXT_COLS];
+	struct q	 q;
+	PGresult	*r;
+	size_t		 i, k;
+	int		 bad = 0, rv;
+
+	if (n == 0)
+		return STORE_OK;
+	if (n > STORE_ACCESS_BATCH_MAX)
+		return STORE_INVALID;
+	for (i = 0; i < n; i++)
+		if (rows[i].operation == NULL || rows[i].outcome == NULL)
+			return STORE_INVALID;
+	arr_begin(&a[0], OID_INT8, n);
+	for (i = 0; i < n; i++)
+		arr_int8(&a[0], rows[i].at_us);
+	for (k = 0; k < ACCESS_TEXT_COLS; k++) {
+		arr_begin(&a[k + 1], OID_TEXT, n);
+		for (i = 0; i < n; i++)
+			arr_text(&a[k + 1], row_text(&rows[i], k));
+	}
+	q_init(&q);
+	for (k = 0; k < sizeof(a) / sizeof(a[0]); k++) {
+		bad |= a[k].bad;
+		q_bytes(&q, a[k].buf, a[k].len);
+	}
+	if (bad) {
+		log_warnx("database: %s: out of memory", __func__);
+		q_free(&q);
+		rv = STORE_ERR;
+	} else if ((rv = exec_pool(p, S_ACCESS_LOG_BATCH, &q, &r)) ==
+	    STORE_OK)
+		PQclear(r);
+	for (k = 0; k < sizeof(a) / sizeof(a[0]); k++)
+		free(a[k].buf);
 	return rv;
 }
 

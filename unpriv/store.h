@@ -145,6 +145,22 @@ int	 store_access_log(struct db_pool *, const char *client,
 	    const char *outcome, const char *request_id);
 
 /*
+ * Up to STORE_ACCESS_BATCH_MAX lines in one statement, each with the time
+ * it happened (at_us: microseconds since the epoch); all or none.
+ */
+#define STORE_ACCESS_BATCH_MAX	4096
+struct store_access_row {
+	int64_t		 at_us;
+	const char	*client;
+	const char	*connection;
+	const char	*operation;
+	const char	*outcome;
+	const char	*request_id;
+};
+int	 store_access_log_batch(struct db_pool *,
+	    const struct store_access_row *, size_t n);
+
+/*
  * Connect sessions (step 4): a client's short-lived grant for an end
  * user's browser.  Only the token's hash is stored.  providers is a JSON
  * array of provider ids or NULL (any); expires_at gets the RFC 3339 time.

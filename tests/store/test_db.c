@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "tests/store/tests.h"
+#include "unpriv/accesslog.h"
 #include "unpriv/db.h"
 #include "unpriv/store.h"
 
@@ -95,6 +96,53 @@ test_unreachable(void **state)
 	free(log);
 }
 
+static int64_t
+since_ms(const struct timespec *t0)
+{
+	struct timespec	 t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * The access-log queue with no database behind it: a request never
+ * waits, the queue keeps its bound by dropping the oldest lines (counted
+ * and logged), and stopping does not hang.
+ */
+static void
+test_accesslog_unreachable(void **state)
+{
+	struct accesslog	*al;
+	struct db_pool		*p;
+	struct timespec		 t0;
+	char			*log;
+	int			 i;
+
+	(void)state;
+	logcap_start();
+	assert_non_null(p = store_pool_new(UNREACHABLE, 0));
+	assert_non_null(al = accesslog_start(p));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < ACCESSLOG_QUEUE + 100; i++)
+		accesslog_add(al, "0123456789ab", "acme-gh", "token", "ok",
+		    "req");
+	assert_true(since_ms(&t0) < 2000);
+	/* Every line beyond the bound, once a write in progress failed. */
+	while (accesslog_dropped(al) < 100 && since_ms(&t0) < 5000)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	assert_int_equal(accesslog_dropped(al), 100);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	accesslog_stop(al);
+	assert_true(since_ms(&t0) < 3000);
+	db_pool_free(p);
+	log = logcap_stop();
+	assert_non_null(strstr(log, "lines dropped"));
+	assert_non_null(strstr(log, "not written at shutdown"));
+	free(log);
+}
+
 /* A result with one text column, built without a server. */
 static PGresult *
 one_value(const char *v)
@@ -166,6 +214,7 @@ run_db_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conninfo_refused),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_accesslog_unreachable),
 		cmocka_unit_test(test_bytea),
 		cmocka_unit_test(test_strerror),
 	};

@@ -29,6 +29,7 @@
 
 #include "tests/store/tests.h"
 #include "tests/unpriv/fakekh.h"
+#include "unpriv/accesslog.h"
 #include "unpriv/db.h"
 #include "unpriv/khclient.h"
 #include "unpriv/migrate.h"
@@ -664,6 +665,88 @@ test_access_log(void **state)
 	db_pool_free(p);
 }
 
+/* Many rows in one statement: NULLs, awkward text and the times kept. */
+static void
+test_access_log_batch(void **state)
+{
+	struct store_access_row	 rows[3];
+	struct db_pool		*p;
+
+	(void)state;
+	need_pg();
+	assert_non_null(p = store_pool_new(dsn, 1));
+	memset(rows, 0, sizeof(rows));
+	rows[0] = (struct store_access_row){ 1700000000123456LL,
+	    "0123456789ab", "acme-gh", "batch", "ok", "req-1" };
+	rows[1] = (struct store_access_row){ 0, NULL, NULL, "batch",
+	    "a \"quoted\", {braced} \\ NULL", NULL };
+	rows[2] = (struct store_access_row){ -1, "", "", "batch", "", "" };
+	assert_int_equal(store_access_log_batch(p, rows, 0), STORE_OK);
+	assert_int_equal(store_access_log_batch(p, rows, 3), STORE_OK);
+	sql1_is("SELECT string_agg(concat_ws('|', extract(epoch FROM at),"
+	    " coalesce(client, '-'), coalesce(connection, '-'), outcome,"
+	    " coalesce(request_id, '-')), ' / ' ORDER BY id)"
+	    " FROM access_log WHERE operation = 'batch'",
+	    "1700000000.123456|0123456789ab|acme-gh|ok|req-1 / "
+	    "0.000000|-|-|a \"quoted\", {braced} \\ NULL|- / "
+	    "-0.000001||||");
+	/* All or none: a row without an operation refuses the batch. */
+	rows[1].operation = NULL;
+	assert_int_equal(store_access_log_batch(p, rows, 3), STORE_INVALID);
+	assert_int_equal(store_access_log_batch(p, rows,
+	    STORE_ACCESS_BATCH_MAX + 1), STORE_INVALID);
+	sql1_is("SELECT count(*) FROM access_log WHERE operation = 'batch'",
+	    "3");
+	db_pool_free(p);
+}
+
+/*
+ * Lines through the queue are in the table within the flush interval, and
+ * whatever is queued at the stop is written then.
+ */
+static void
+test_accesslog_queue(void **state)
+{
+	struct accesslog	*al;
+	struct db_pool		*p;
+	char			*n;
+	int			 i;
+
+	(void)state;
+	need_pg();
+	assert_non_null(p = store_pool_new(dsn, 2));
+	assert_non_null(al = accesslog_start(p));
+	accesslog_add(al, "0123456789ab", "acme-gh", "queued", "ok", "req-q1");
+	accesslog_add(al, NULL, NULL, "queued", "does not open", NULL);
+	for (i = 0; i < 100; i++) {
+		n = sql1("SELECT count(*) FROM access_log"
+		    " WHERE operation = 'queued'");
+		if (strcmp(n, "2") == 0) {
+			free(n);
+			break;
+		}
+		free(n);
+		usleep(10 * 1000);
+	}
+	assert_true(i < 100);
+	for (i = 0; i < 3000; i++)
+		accesslog_add(al, "0123456789ab", "acme-gh", "queued", "ok",
+		    "req-bulk");
+	accesslog_stop(al);
+	sql1_is("SELECT count(*) FROM access_log WHERE operation = 'queued'",
+	    "3002");
+	sql1_is("SELECT concat_ws('/', client, connection, outcome,"
+	    " request_id) FROM access_log WHERE request_id = 'req-q1'",
+	    "0123456789ab/acme-gh/ok/req-q1");
+	sql1_is("SELECT count(*) FROM access_log WHERE operation = 'queued'"
+	    " AND client IS NULL AND connection IS NULL"
+	    " AND request_id IS NULL AND outcome = 'does not open'", "1");
+	/* The time each line was queued, not when it was written. */
+	sql1_is("SELECT count(*) FROM access_log WHERE operation = 'queued'"
+	    " AND at BETWEEN now() - interval '1 minute' AND now()", "3002");
+	db_pool_free(p);
+}
+
 static void
 test_keyring_storage(void **state)
 {
@@ -1021,6 +1104,8 @@ run_pg_tests(void)
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_connections),
 		cmocka_unit_test(test_access_log),
+		cmocka_unit_test(test_access_log_batch),
+		cmocka_unit_test(test_accesslog_queue),
 		cmocka_unit_test(test_keyring_storage),
 		cmocka_unit_test(test_keyring_start_race),
 		cmocka_unit_test(test_keyring_start_cases),

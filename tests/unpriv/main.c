@@ -27,5 +27,6 @@ main(void)
 	failed += run_provider_tests();
 	failed += run_payload_tests();
 	failed += run_oauth_tests();
+	failed += run_cache_tests();
 	return failed ? 1 : 0;
 }

@@ -538,6 +538,140 @@ test_threads(void **state)
 	assert_true(fx.fk.ids_increasing);
 }
 
+#define NSHARE		6
+#define SHARE_ROUNDS	20
+
+struct share {
+	struct khclient		*kh;
+	pthread_barrier_t	*start;
+	int			 n;
+};
+
+static void *
+share_open(void *arg)
+{
+	struct share	*sh = arg;
+	struct kh_ad	 ad = ad1;
+	unsigned char	 plain[20], sealed[20 + KH_SEAL_OVERHEAD], out[20];
+	char		 row[16];
+	size_t		 olen;
+	int		 i, bad = 0;
+
+	snprintf(row, sizeof(row), "row-%d", sh->n);
+	ad.row = row;
+	memset(plain, 'a' + sh->n, sizeof(plain));
+	fakekh_seal(ad.purpose, ad.table, ad.row, ad.column, plain,
+	    sizeof(plain), sealed);
+	for (i = 0; i < SHARE_ROUNDS; i++) {
+		pthread_barrier_wait(sh->start);
+		memset(out, 0, sizeof(out));
+		if (kh_open(sh->kh, &ad, sealed, sizeof(sealed), out,
+		    sizeof(out), &olen) != 0 || olen != sizeof(plain) ||
+		    memcmp(out, plain, sizeof(plain)) != 0)
+			bad++;
+	}
+	return (void *)(intptr_t)bad;
+}
+
+/*
+ * Concurrent callers share the channel: the fake answers nothing until
+ * NSHARE requests are in, so callers taking turns on the channel (each
+ * waiting for its reply before the next may send) would time out.  Every
+ * reply still reaches the caller that asked, with its own plaintext.
+ */
+static void
+test_shared_channel(void **state)
+{
+	struct fixture		 fx;
+	struct share		 sh[NSHARE];
+	pthread_barrier_t	 start;
+	pthread_t		 t[NSHARE];
+	void			*rv;
+	int			 i;
+
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	fakekh_init(&fx.fk, FK_PIPELINE);
+	fx.fk.have_keyring = 1;
+	fx.fk.hold = NSHARE;
+	fakekh_run(&fx.fk);
+	fx_client(&fx, 2000);
+	assert_int_equal(pthread_barrier_init(&start, NULL, NSHARE), 0);
+	for (i = 0; i < NSHARE; i++) {
+		sh[i].kh = fx.kh;
+		sh[i].start = &start;
+		sh[i].n = i;
+		assert_int_equal(pthread_create(&t[i], NULL, share_open,
+		    &sh[i]), 0);
+	}
+	for (i = 0; i < NSHARE; i++) {
+		assert_int_equal(pthread_join(t[i], &rv), 0);
+		assert_int_equal((intptr_t)rv, 0);
+	}
+	pthread_barrier_destroy(&start);
+	assert_int_equal(kh_client_dead(fx.kh), 0);
+	assert_int_equal(fx.ondead, 0);
+	fx_stop(&fx);
+	assert_int_equal(fx.fk.nreq, NSHARE * SHARE_ROUNDS);
+	assert_true(fx.fk.maxheld >= NSHARE);
+	assert_true(fx.fk.ids_increasing);
+}
+
+/*
+ * The keyholder goes silent while several callers wait: every one of them
+ * fails (none is left waiting for a reply that will not come), the
+ * callback runs once, and their plaintext buffers are left zeroed.
+ */
+static void *
+share_silent(void *arg)
+{
+	struct share	*sh = arg;
+	unsigned char	 sealed[8 + KH_SEAL_OVERHEAD], out[8];
+	size_t		 olen = 99;
+	int		 rv;
+
+	fakekh_seal(ad1.purpose, ad1.table, ad1.row, ad1.column, "8 bytes!",
+	    8, sealed);
+	memset(out, 0xaa, sizeof(out));
+	pthread_barrier_wait(sh->start);
+	rv = kh_open(sh->kh, &ad1, sealed, sizeof(sealed), out, sizeof(out),
+	    &olen);
+	if (rv != -1 || errno != ETIMEDOUT || olen != 0 ||
+	    !all_zero(out, sizeof(out)))
+		return (void *)(intptr_t)1;
+	return NULL;
+}
+
+static void
+test_shared_timeout(void **state)
+{
+	struct fixture		 fx;
+	struct share		 sh[NSHARE];
+	pthread_barrier_t	 start;
+	pthread_t		 t[NSHARE];
+	void			*rv;
+	int			 i;
+
+	(void)state;
+	fx_start(&fx, FK_SILENT, 1, SHORT_TIMEOUT);
+	assert_int_equal(pthread_barrier_init(&start, NULL, NSHARE), 0);
+	for (i = 0; i < NSHARE; i++) {
+		sh[i].kh = fx.kh;
+		sh[i].start = &start;
+		sh[i].n = i;
+		assert_int_equal(pthread_create(&t[i], NULL, share_silent,
+		    &sh[i]), 0);
+	}
+	for (i = 0; i < NSHARE; i++) {
+		assert_int_equal(pthread_join(t[i], &rv), 0);
+		assert_int_equal((intptr_t)rv, 0);
+	}
+	pthread_barrier_destroy(&start);
+	assert_int_equal(kh_client_dead(fx.kh), ETIMEDOUT);
+	assert_int_equal(fx.ondead, 1);
+	fx_stop(&fx);
+}
+
 /* KH_CONFIG from a bare socketpair end playing dromosd. */
 struct cfcase {
 	const char	*listen, *admin, *group, *db;
@@ -658,6 +792,8 @@ run_khclient_tests(void)
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_reorder),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_shared_channel),
+		cmocka_unit_test(test_shared_timeout),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_other),
 	};

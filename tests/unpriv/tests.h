@@ -12,5 +12,6 @@ int	 run_schema_tests(void);	/* test_schema.c */
 int	 run_provider_tests(void);	/* test_provider.c */
 int	 run_payload_tests(void);	/* test_payload.c */
 int	 run_oauth_tests(void);		/* test_oauth.c */
+int	 run_cache_tests(void);		/* test_cache.c */
 
 #endif
