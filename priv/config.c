@@ -379,7 +379,8 @@ kw_return_url(struct conf *c, struct conf_stmt *st,
 	}
 	memcpy(origin, s, (size_t)(slash - s));
 	origin[slash - s] = '\0';
-	if (!url_ok(origin) || strlen(s) > 1024 || strpbrk(s, " \t#") != NULL) {
+	if (!url_ok(origin) || strlen(s) > CONFIG_URL_MAX - 1 ||
+	    strpbrk(s, " \t#") != NULL) {
 		conf_error(c, line, "\"%s\": expected https://host[:port]/path "
 		    "(or http:// to a loopback host), got \"%.*s\"", st->what,
 		    64, s);

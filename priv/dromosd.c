@@ -199,6 +199,16 @@ static void
 send_config(struct imsgbuf *ibuf, const struct dromos_conf *conf, int verbose)
 {
 	struct ibuf	*m;
+	char		 returns[KH_RETURNS_MAX + 1];
+	size_t		 i, n = 0;
+
+	/* The deployment's return URLs, one a line. */
+	returns[0] = '\0';
+	for (i = 0; i < conf->nreturn_urls; i++)
+		n += (size_t)snprintf(returns + n, sizeof(returns) - n, "%s%s",
+		    i ? "\n" : "", conf->return_urls[i]);
+	if (n >= sizeof(returns))
+		fatalx("allow return url: too many or too long");
 
 	if ((m = imsg_create(ibuf, KH_CONFIG, 0, 0, KH_CONF_MAX)) == NULL ||
 	    imsg_add_string(m, conf->listen) == -1 ||
@@ -209,7 +219,8 @@ send_config(struct imsgbuf *ibuf, const struct dromos_conf *conf, int verbose)
 	    imsg_add_string(m, conf->database) == -1 ||
 	    imsg_add_u32(m, (uint32_t)verbose) == -1 ||
 	    imsg_add_string(m, conf->public_url) == -1 ||
-	    imsg_add_string(m, conf->user_broker) == -1)
+	    imsg_add_string(m, conf->user_broker) == -1 ||
+	    imsg_add_string(m, returns) == -1)
 		fatalx("cannot build the broker's configuration");
 	if (imsg_close(ibuf, m) == -1 || imsgbuf_flush(ibuf) == -1)
 		fatal("send configuration to the broker");

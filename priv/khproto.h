@@ -32,7 +32,8 @@
 #define KH_PLAIN_MAX		8192	/* plaintext bytes in one SEAL */
 #define KH_SEALED_MAX		(KH_PLAIN_MAX + 36)
 #define KH_BLOB_MAX		14336	/* sealed keyring blob (>= KEYRING_BLOB_MAX) */
-#define KH_CONF_MAX		8192	/* broker settings */
+#define KH_CONF_MAX		(8192 + KH_RETURNS_MAX)	/* broker settings */
+#define KH_RETURNS_MAX		4096	/* allowed return URLs */
 
 enum kh_type {
 	/* broker -> keyholder */
@@ -75,7 +76,8 @@ enum kh_error {
  * it cannot read itself (the file is readable by root only):
  *	string listen path, string admin socket path, string admin group,
  *	string database, u32 verbose, string public url (the gateway's base
- *	URL, for OAuth redirect URIs), string broker user
+ *	URL, for OAuth redirect URIs), string broker user, string the
+ *	deployment's allowed return URLs, newline-separated
  */
 
 #endif /* DROMOS_KHPROTO_H */

@@ -391,6 +391,7 @@ main(int argc, char *argv[])
 	broker.kh = kh;
 	snprintf(broker.public_url, sizeof(broker.public_url), "%s",
 	    cf.public_url);
+	snprintf(broker.returns, sizeof(broker.returns), "%s", cf.returns);
 	database_start(&broker, cf.database, nthreads + DB_EXTRA);
 	if ((srv = http_start("api", lfd, api_routes, api_nroutes, &broker,
 	    nthreads)) == NULL)

@@ -22,6 +22,7 @@ struct broker {
 	struct cache	*clients;	/* auth.h */
 	struct accesslog *alog;		/* accesslog.h */
 	char		 public_url[KH_URL_MAX + 1];	/* the gateway's */
+	char		 returns[KH_RETURNS_MAX + 1];	/* allowed return URLs */
 };
 
 /* Nonzero once the keyholder channel has failed: answer only 503. */

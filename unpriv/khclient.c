@@ -935,6 +935,7 @@ config_decode(struct imsg *imsg, struct kh_config *cf)
 	(void)imsg_read_u32(&r, &cf->verbose);
 	(void)imsg_read_string(&r, cf->public_url, sizeof(cf->public_url));
 	(void)imsg_read_string(&r, cf->user, sizeof(cf->user));
+	(void)imsg_read_string(&r, cf->returns, sizeof(cf->returns));
 	if (imsg_read_end(&r) == -1 || !path_ok(cf->listen, 0) ||
 	    cf->public_url[0] == '\0' || !group_ok(cf->user) ||
 	    cf->user[0] == '\0' ||

@@ -71,6 +71,7 @@ struct kh_config {
 	uint32_t	 verbose;
 	char		 public_url[KH_URL_MAX + 1];	/* gateway base URL */
 	char		 user[KH_USER_MAX + 1];		/* to run as */
+	char		 returns[KH_RETURNS_MAX + 1];	/* "\n"-separated */
 };
 
 /* KH_R_STATUS. */

@@ -120,15 +120,43 @@ session_allows_provider(const json_t *session, const char *provider)
 	return 0;
 }
 
+/* url equals e, or e ends in "/" and url starts with it. */
+static int
+url_matches(const char *url, const char *e, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (strlen(url) == n && strncmp(url, e, n) == 0)
+		return 1;
+	return e[n - 1] == '/' && strncmp(url, e, n) == 0;
+}
+
+/* On the deployment's list (dromos.conf "allow return url")? */
+static int
+deployment_allows(const char *returns, const char *url)
+{
+	const char	*p = returns, *nl;
+	size_t		 n;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		n = nl ? (size_t)(nl - p) : strlen(p);
+		if (url_matches(url, p, n))
+			return 1;
+		p += n + (nl != NULL);
+	}
+	return 0;
+}
+
 /*
- * A return URL is allowed when the provider's return_urls (or, for a
- * session naming no provider, the gateway itself) lists it exactly, or
- * lists a prefix ending in "/" that it starts with: an origin is always
- * pinned, so "https://app.example.evil" never matches "https://app.example/".
+ * A return URL is allowed when the deployment (dromos.conf), the gateway
+ * itself, or a provider's return_urls lists it exactly, or lists a prefix
+ * ending in "/" that it starts with: an origin is always pinned, so
+ * "https://app.example.evil" never matches "https://app.example/".
  */
 int
 session_return_url_ok(const json_t *provider, const char *public_url,
-    const char *url)
+    const char *returns, const char *url)
 {
 	const json_t	*list;
 	json_t		*v;
@@ -142,7 +170,8 @@ session_return_url_ok(const json_t *provider, const char *public_url,
 		if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f)
 			return 0;
 	snprintf(own, sizeof(own), "%s/", public_url);
-	if (strncmp(url, own, strlen(own)) == 0)
+	if (strncmp(url, own, strlen(own)) == 0 ||
+	    deployment_allows(returns, url))
 		return 1;
 	if (provider == NULL ||
 	    (list = json_object_get(provider, "return_urls")) == NULL)
@@ -188,12 +217,13 @@ check_providers(struct http_req *r, const json_t *list, const char *ret,
 			return -1;
 		}
 		if (ret != NULL && session_return_url_ok(doc, r->b->public_url,
-		    ret))
+		    r->b->returns, ret))
 			ret_ok = 1;
 		json_decref(doc);
 	}
 	if (ret != NULL && !ret_ok &&
-	    !session_return_url_ok(NULL, r->b->public_url, ret)) {
+	    !session_return_url_ok(NULL, r->b->public_url, r->b->returns,
+	    ret)) {
 		*a = api_invalid(r, "$.return_url", "not on an allow-list");
 		return -1;
 	}

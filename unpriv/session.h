@@ -33,7 +33,7 @@ int	 session_allows_provider(const json_t *session, const char *provider);
 
 /* Is url an allowed place to send the browser back to? */
 int	 session_return_url_ok(const json_t *provider, const char *public_url,
-	    const char *url);
+	    const char *returns, const char *url);
 
 /* POST /connect/sessions */
 enum MHD_Result	 route_session_new(struct http_req *);

@@ -469,6 +469,7 @@ fakekh_send_config(int fd, const char *listen, const char *admin,
 	    imsg_add_u32(m, verbose) == -1 ||
 	    imsg_add_string(m, "https://127.0.0.1:8443") == -1 ||
 	    imsg_add_string(m, "_dromos") == -1 ||
+	    imsg_add_string(m, "https://app.example/done") == -1 ||
 	    (trailing && imsg_add_u32(m, 0) == -1) ||
 	    imsg_close(&ib, m) == -1 || imsgbuf_flush(&ib) == -1)
 		die("send config");
