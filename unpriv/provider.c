@@ -40,10 +40,7 @@
 #define MAX_RETURN_URLS	16
 
 struct pchk {
-	char		*path;
-	size_t		 pathsz;
-	char		*reason;
-	size_t		 reasonsz;
+	struct jcheck	 j;		/* path and reason of the first error */
 	const json_t	*doc;
 	const char	*mode;
 	const json_t	*creds;		/* credentials, once checked */
@@ -76,41 +73,6 @@ static const char *const bad_headers[] = {
 	"proxy-authorization", "proxy-connection", "te", "trailer",
 	"transfer-encoding", "upgrade", "host", "content-length", NULL,
 };
-
-static int __attribute__((__format__(__printf__, 2, 3)))
-pfail(struct pchk *c, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->reason, c->reasonsz, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static size_t
-push(struct pchk *c, const char *name)
-{
-	size_t	 mark = strlen(c->path);
-
-	schema_path_member(c->path, c->pathsz, name);
-	return mark;
-}
-
-static size_t
-push_index(struct pchk *c, size_t i)
-{
-	size_t	 mark = strlen(c->path);
-
-	schema_path_index(c->path, c->pathsz, i);
-	return mark;
-}
-
-static void
-pop(struct pchk *c, size_t mark)
-{
-	c->path[mark] = '\0';
-}
 
 static int
 in_nlist(const char *s, const char *const *list)
@@ -280,7 +242,7 @@ ck_id(struct pchk *c, const json_t *v)
 {
 	if (!json_is_string(v) || strlen(json_string_value(v)) !=
 	    json_string_length(v) || !provider_id_ok(json_string_value(v)))
-		return pfail(c, "must be 1 to 64 of [a-z0-9_-]");
+		return jcheck_fail(&c->j, "must be 1 to 64 of [a-z0-9_-]");
 	return 0;
 }
 
@@ -290,12 +252,12 @@ ck_display(struct pchk *c, const json_t *v)
 	size_t	 n;
 
 	if (!json_is_string(v))
-		return pfail(c, "must be a string");
+		return jcheck_fail(&c->j, "must be a string");
 	n = schema_utf8_len(json_string_value(v), json_string_length(v));
 	if (n == 0 || n > MAX_DISPLAY)
-		return pfail(c, "must be 1 to %d characters", MAX_DISPLAY);
+		return jcheck_fail(&c->j, "must be 1 to %d characters", MAX_DISPLAY);
 	if (has_ctl(json_string_value(v), json_string_length(v)))
-		return pfail(c, "must not hold control characters");
+		return jcheck_fail(&c->j, "must not hold control characters");
 	return 0;
 }
 
@@ -313,7 +275,7 @@ ck_url(struct pchk *c, const json_t *v)
 	const char	*why;
 
 	if ((why = url_problem(v, 1)) != NULL)
-		return pfail(c, "%s", why);
+		return jcheck_fail(&c->j, "%s", why);
 	return 0;
 }
 
@@ -324,7 +286,7 @@ ck_issuer(struct pchk *c, const json_t *v)
 	const char	*why;
 
 	if ((why = url_problem(v, 0)) != NULL)
-		return pfail(c, "%s", why);
+		return jcheck_fail(&c->j, "%s", why);
 	return 0;
 }
 
@@ -350,18 +312,18 @@ ck_scopes(struct pchk *c, const json_t *v)
 	size_t		 i, j, mark;
 
 	if (!json_is_array(v) || json_array_size(v) > MAX_SCOPES)
-		return pfail(c, "must be an array of at most %d scopes",
+		return jcheck_fail(&c->j, "must be an array of at most %d scopes",
 		    MAX_SCOPES);
 	json_array_foreach(v, i, s) {
-		mark = push_index(c, i);
+		mark = jcheck_push_index(&c->j, i);
 		if (!scope_ok(s))
-			return pfail(c, "must be an OAuth scope (1 to %d "
+			return jcheck_fail(&c->j, "must be an OAuth scope (1 to %d "
 			    "printable ASCII bytes without space, \" or \\)",
 			    MAX_SCOPE_LEN);
 		for (j = 0; j < i; j++)
 			if (json_equal(json_array_get(v, j), s))
-				return pfail(c, "repeats an earlier scope");
-		pop(c, mark);
+				return jcheck_fail(&c->j, "repeats an earlier scope");
+		jcheck_pop(&c->j, mark);
 	}
 	return 0;
 }
@@ -379,18 +341,18 @@ ck_return_urls(struct pchk *c, const json_t *v)
 
 	if (!json_is_array(v) || json_array_size(v) == 0 ||
 	    json_array_size(v) > MAX_RETURN_URLS)
-		return pfail(c, "must be an array of 1 to %d URLs",
+		return jcheck_fail(&c->j, "must be an array of 1 to %d URLs",
 		    MAX_RETURN_URLS);
 	json_array_foreach(v, i, u) {
-		mark = push_index(c, i);
+		mark = jcheck_push_index(&c->j, i);
 		if ((why = url_problem(u, 1)) != NULL)
-			return pfail(c, "%s", why);
+			return jcheck_fail(&c->j, "%s", why);
 		s = json_string_value(u);
 		p = strstr(s, "://");
 		if (p == NULL || strchr(p + 3, '/') == NULL)
-			return pfail(c, "must have a path, at least \"/\", so "
+			return jcheck_fail(&c->j, "must have a path, at least \"/\", so "
 			    "that its origin is pinned");
-		pop(c, mark);
+		jcheck_pop(&c->j, mark);
 	}
 	return 0;
 }
@@ -399,7 +361,7 @@ static int
 ck_separator(struct pchk *c, const json_t *v)
 {
 	if (!printable(v, 1, 4))
-		return pfail(c, "must be 1 to 4 printable ASCII characters");
+		return jcheck_fail(&c->j, "must be 1 to 4 printable ASCII characters");
 	return 0;
 }
 
@@ -428,23 +390,23 @@ ck_params(struct pchk *c, const json_t *v, const char *const *reserved)
 	size_t		 mark;
 
 	if (!json_is_object(v) || json_object_size(v) > MAX_PARAMS)
-		return pfail(c, "must be an object of at most %d parameters",
+		return jcheck_fail(&c->j, "must be an object of at most %d parameters",
 		    MAX_PARAMS);
 	json_object_foreach((json_t *)v, key, pv) {
-		mark = push(c, key);
+		mark = jcheck_push(&c->j, key);
 		if (!key_clean(key) ||
 		    !urlname_ok(key, strlen(key), MAX_PARAM_NAME))
-			return pfail(c, "is not a parameter name (1 to %d of "
+			return jcheck_fail(&c->j, "is not a parameter name (1 to %d of "
 			    "[A-Za-z0-9._~-])", MAX_PARAM_NAME);
 		if (in_nlist(key, reserved))
-			return pfail(c, "is set by the OAuth flow itself");
+			return jcheck_fail(&c->j, "is set by the OAuth flow itself");
 		if (!json_is_string(pv) ||
 		    json_string_length(pv) > MAX_PARAM_VALUE)
-			return pfail(c, "must be a string of at most %d bytes",
+			return jcheck_fail(&c->j, "must be a string of at most %d bytes",
 			    MAX_PARAM_VALUE);
 		if (has_ctl(json_string_value(pv), json_string_length(pv)))
-			return pfail(c, "must not hold control characters");
-		pop(c, mark);
+			return jcheck_fail(&c->j, "must not hold control characters");
+		jcheck_pop(&c->j, mark);
 	}
 	return 0;
 }
@@ -468,7 +430,7 @@ ck_token_auth(struct pchk *c, const json_t *v)
 		"client_secret_basic", "client_secret_post", "none", NULL };
 
 	if (!json_is_string(v) || !in_nlist(json_string_value(v), ta))
-		return pfail(c, "must be one of client_secret_basic, "
+		return jcheck_fail(&c->j, "must be one of client_secret_basic, "
 		    "client_secret_post, none");
 	return 0;
 }
@@ -477,7 +439,7 @@ static int
 ck_pkce(struct pchk *c, const json_t *v)
 {
 	if (!json_is_string(v) || strcmp(json_string_value(v), "S256") != 0)
-		return pfail(c, "must be \"S256\" (the only method allowed)");
+		return jcheck_fail(&c->j, "must be \"S256\" (the only method allowed)");
 	return 0;
 }
 
@@ -485,7 +447,7 @@ static int
 ck_client_id(struct pchk *c, const json_t *v)
 {
 	if (!printable(v, 1, MAX_CLIENT_ID))
-		return pfail(c, "must be 1 to %d printable ASCII characters",
+		return jcheck_fail(&c->j, "must be 1 to %d printable ASCII characters",
 		    MAX_CLIENT_ID);
 	return 0;
 }
@@ -494,7 +456,7 @@ static int
 ck_client_secret(struct pchk *c, const json_t *v)
 {
 	if (!printable(v, 1, MAX_SECRET))
-		return pfail(c, "must be 1 to %d printable ASCII characters",
+		return jcheck_fail(&c->j, "must be 1 to %d printable ASCII characters",
 		    MAX_SECRET);
 	return 0;
 }
@@ -504,7 +466,7 @@ ck_buffer(struct pchk *c, const json_t *v)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > MAX_BUFFER_S)
-		return pfail(c, "must be an integer from 0 to %d (seconds)",
+		return jcheck_fail(&c->j, "must be an integer from 0 to %d (seconds)",
 		    MAX_BUFFER_S);
 	return 0;
 }
@@ -513,14 +475,14 @@ static int
 ck_credentials(struct pchk *c, const json_t *v)
 {
 	char	 spath[SCHEMA_PATH_MAX];
-	size_t	 len = strlen(c->path);
+	size_t	 len = strlen(c->j.path);
 
-	if (schema_check(v, spath, sizeof(spath), c->reason,
-	    c->reasonsz) != 0) {
+	if (schema_check(v, spath, sizeof(spath), c->j.reason,
+	    c->j.reasonsz) != 0) {
 		/* spath is rooted at the schema: "$.properties.x". */
-		if ((size_t)snprintf(c->path + len, c->pathsz - len, "%s",
-		    spath + 1) >= c->pathsz - len && c->pathsz > 4)
-			memcpy(c->path + c->pathsz - 4, "...", 4);
+		if ((size_t)snprintf(c->j.path + len, c->j.pathsz - len, "%s",
+		    spath + 1) >= c->j.pathsz - len && c->j.pathsz > 4)
+			memcpy(c->j.path + c->j.pathsz - 4, "...", 4);
 		return -1;
 	}
 	c->creds = v;
@@ -554,31 +516,31 @@ ck_template(struct pchk *c, const json_t *v, unsigned int flags)
 
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) > PAYLOAD_TEMPLATE_MAX)
-		return pfail(c, "must be a string of 1 to %d bytes",
+		return jcheck_fail(&c->j, "must be a string of 1 to %d bytes",
 		    PAYLOAD_TEMPLATE_MAX);
 	if (has_ctl(json_string_value(v), json_string_length(v)))
-		return pfail(c, "must not hold control characters");
+		return jcheck_fail(&c->j, "must not hold control characters");
 	tmpl_init(&t, json_string_value(v), json_string_length(v));
 	while ((k = tmpl_next(&t, &p, &n)) != TMPL_END) {
 		if (k == TMPL_ERROR)
-			return pfail(c, "%s", t.why);
+			return jcheck_fail(&c->j, "%s", t.why);
 		if (k != TMPL_REF)
 			continue;
 		memcpy(name, p, n);	/* n <= SCHEMA_MAX_NAME */
 		name[n] = '\0';
 		nrefs++;
 		if (json_object_get(props, name) == NULL)
-			return pfail(c, "names {%s}, which is not a property "
+			return jcheck_fail(&c->j, "names {%s}, which is not a property "
 			    "of credentials", name);
 		if ((flags & PF_REQUIRED) && !prop_required(c->creds, name))
-			return pfail(c, "names {%s}, which credentials does "
+			return jcheck_fail(&c->j, "names {%s}, which credentials does "
 			    "not require", name);
 		if ((flags & PF_SECRET) && !schema_is_secret(c->creds, name))
-			return pfail(c, "names {%s}, which is not a secret "
+			return jcheck_fail(&c->j, "names {%s}, which is not a secret "
 			    "property", name);
 	}
 	if ((flags & PF_SECRET) && nrefs == 0)
-		return pfail(c, "must name a secret property (a secret is "
+		return jcheck_fail(&c->j, "must name a secret property (a secret is "
 		    "never part of a provider document)");
 	return 0;
 }
@@ -607,11 +569,11 @@ header_name(struct pchk *c, const char *s, size_t len)
 	size_t	 i;
 
 	if (!token_ok(s, len, MAX_HEADER_NAME))
-		return pfail(c, "is not a header name (1 to %d token "
+		return jcheck_fail(&c->j, "is not a header name (1 to %d token "
 		    "characters)", MAX_HEADER_NAME);
 	for (i = 0; bad_headers[i] != NULL; i++)
 		if (strcasecmp(s, bad_headers[i]) == 0)
-			return pfail(c, "is a header a provider may not set");
+			return jcheck_fail(&c->j, "is a header a provider may not set");
 	return 0;
 }
 
@@ -624,25 +586,25 @@ ck_headers(struct pchk *c, const json_t *v)
 
 	if (!json_is_object(v) || json_object_size(v) == 0 ||
 	    json_object_size(v) > MAX_HEADERS)
-		return pfail(c, "must be an object of 1 to %d headers",
+		return jcheck_fail(&c->j, "must be an object of 1 to %d headers",
 		    MAX_HEADERS);
 	json_object_foreach((json_t *)v, key, tv) {
-		mark = push(c, key);
+		mark = jcheck_push(&c->j, key);
 		if (!key_clean(key) || header_name(c, key, strlen(key)) != 0) {
 			if (!key_clean(key))
-				pfail(c, "is not a header name");
+				jcheck_fail(&c->j, "is not a header name");
 			return -1;
 		}
 		json_object_foreach((json_t *)v, k2, v2) {
 			if (k2 == key)
 				break;
 			if (strcasecmp(k2, key) == 0)
-				return pfail(c, "repeats an earlier header "
+				return jcheck_fail(&c->j, "repeats an earlier header "
 				    "(names are case-insensitive)");
 		}
 		if (ck_template(c, tv, PF_REQUIRED | PF_TEMPLATE) != 0)
 			return -1;
-		pop(c, mark);
+		jcheck_pop(&c->j, mark);
 	}
 	return 0;
 }
@@ -656,16 +618,16 @@ ck_literal(struct pchk *c, const json_t *apply, const char *field,
 	size_t		 len = json_string_length(v);
 
 	if (s == NULL || strlen(s) != len)
-		return pfail(c, "must be a string");
+		return jcheck_fail(&c->j, "must be a string");
 	if (strcmp(field, "in") == 0) {
 		if (strcmp(s, "header") != 0 && strcmp(s, "query") != 0)
-			return pfail(c, "must be \"header\" or \"query\"");
+			return jcheck_fail(&c->j, "must be \"header\" or \"query\"");
 		return 0;
 	}
 	in = json_string_value(json_object_get(apply, "in"));
 	if (in != NULL && strcmp(in, "query") == 0) {
 		if (!urlname_ok(s, len, MAX_PARAM_NAME))
-			return pfail(c, "is not a query parameter name (1 to "
+			return jcheck_fail(&c->j, "is not a query parameter name (1 to "
 			    "%d of [A-Za-z0-9._~-])", MAX_PARAM_NAME);
 		return 0;
 	}
@@ -683,24 +645,24 @@ ck_apply(struct pchk *c, const json_t *apply)
 	size_t				 mark;
 
 	if (!json_is_object(apply))
-		return pfail(c, "must be an object");
+		return jcheck_fail(&c->j, "must be an object");
 	sv = json_object_get(apply, "strategy");
-	mark = push(c, "strategy");
+	mark = jcheck_push(&c->j, "strategy");
 	if (sv == NULL)
-		return pfail(c, "is required");
+		return jcheck_fail(&c->j, "is required");
 	if (!json_is_string(sv) || strcmp(json_string_value(sv), c->mode) != 0)
-		return pfail(c, "must be \"%s\", as auth_mode says", c->mode);
-	pop(c, mark);
+		return jcheck_fail(&c->j, "must be \"%s\", as auth_mode says", c->mode);
+	jcheck_pop(&c->j, mark);
 	st = payload_strategy(c->mode);
 	json_object_foreach((json_t *)apply, key, fv) {
 		if (strcmp(key, "strategy") == 0)
 			continue;
-		mark = push(c, key);
+		mark = jcheck_push(&c->j, key);
 		for (f = st->fields; f->name != NULL; f++)
 			if (strcmp(key, f->name) == 0)
 				break;
 		if (f->name == NULL || !key_clean(key))
-			return pfail(c, "is not a field of strategy %s",
+			return jcheck_fail(&c->j, "is not a field of strategy %s",
 			    c->mode);
 		if (f->flags & PF_MAP) {
 			if (ck_headers(c, fv) != 0)
@@ -710,13 +672,13 @@ ck_apply(struct pchk *c, const json_t *apply)
 				return -1;
 		} else if (ck_literal(c, apply, key, fv) != 0)
 			return -1;
-		pop(c, mark);
+		jcheck_pop(&c->j, mark);
 	}
 	for (f = st->fields; f->name != NULL; f++)
 		if ((f->flags & PF_REQUIRED) &&
 		    (v = json_object_get(apply, f->name)) == NULL) {
-			(void)push(c, f->name);
-			return pfail(c, "is required");
+			(void)jcheck_push(&c->j, f->name);
+			return jcheck_fail(&c->j, "is required");
 		}
 	return 0;
 }
@@ -763,17 +725,17 @@ ck_mode(struct pchk *c)
 	const json_t	*v = json_object_get(c->doc, "auth_mode");
 	size_t		 i, mark;
 
-	mark = push(c, "auth_mode");
+	mark = jcheck_push(&c->j, "auth_mode");
 	if (v == NULL)
-		return pfail(c, "is required");
+		return jcheck_fail(&c->j, "is required");
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		if (json_is_string(v) &&
 		    strcmp(json_string_value(v), modes[i]) == 0) {
 			c->mode = modes[i];
-			pop(c, mark);
+			jcheck_pop(&c->j, mark);
 			return 0;
 		}
-	return pfail(c, "must be one of oauth2, api_key, basic_auth, bearer, "
+	return jcheck_fail(&c->j, "must be one of oauth2, api_key, basic_auth, bearer, "
 	    "aws_sigv4, headers");
 }
 
@@ -782,8 +744,8 @@ ck_present(struct pchk *c, const char *name)
 {
 	if (json_object_get(c->doc, name) != NULL)
 		return 0;
-	(void)push(c, name);
-	return pfail(c, "is required");
+	(void)jcheck_push(&c->j, name);
+	return jcheck_fail(&c->j, "is required");
 }
 
 static int
@@ -794,21 +756,21 @@ ck_oauth2(struct pchk *c)
 	if (json_object_get(c->doc, "issuer") == NULL &&
 	    json_object_get(c->doc, "discovery_url") == NULL) {
 		if (json_object_get(c->doc, "authorization_url") == NULL) {
-			(void)push(c, "authorization_url");
-			return pfail(c, "is required unless issuer or "
+			(void)jcheck_push(&c->j, "authorization_url");
+			return jcheck_fail(&c->j, "is required unless issuer or "
 			    "discovery_url is given");
 		}
 		if (json_object_get(c->doc, "token_url") == NULL) {
-			(void)push(c, "token_url");
-			return pfail(c, "is required unless issuer or "
+			(void)jcheck_push(&c->j, "token_url");
+			return jcheck_fail(&c->j, "is required unless issuer or "
 			    "discovery_url is given");
 		}
 	}
 	ta = json_object_get(c->doc, "token_auth");
 	if (json_object_get(c->doc, "client_secret") != NULL &&
 	    ta != NULL && strcmp(json_string_value(ta), "none") == 0) {
-		(void)push(c, "client_secret");
-		return pfail(c, "is not used with token_auth \"none\"");
+		(void)jcheck_push(&c->j, "client_secret");
+		return jcheck_fail(&c->j, "is not used with token_auth \"none\"");
 	}
 	return 0;
 }
@@ -823,21 +785,21 @@ check_doc(struct pchk *c)
 	unsigned int		 m;
 
 	if (!json_is_object(c->doc))
-		return pfail(c, "must be an object");
+		return jcheck_fail(&c->j, "must be an object");
 	if (ck_mode(c) != 0)
 		return -1;
 	m = strcmp(c->mode, "oauth2") == 0 ? M_OAUTH2 : M_CAPTURED;
 	json_object_foreach((json_t *)c->doc, key, v) {
-		mark = push(c, key);
+		mark = jcheck_push(&c->j, key);
 		if (!key_clean(key) || (f = pfield(key)) == NULL)
-			return pfail(c, "is not a field of a provider "
+			return jcheck_fail(&c->j, "is not a field of a provider "
 			    "document");
 		if (!(f->modes & m))
-			return pfail(c, "is not a field of auth_mode %s",
+			return jcheck_fail(&c->j, "is not a field of auth_mode %s",
 			    c->mode);
 		if (f->check(c, v) != 0)
 			return -1;
-		pop(c, mark);
+		jcheck_pop(&c->j, mark);
 	}
 	if (ck_present(c, "id") != 0 || ck_present(c, "display_name") != 0)
 		return -1;
@@ -845,10 +807,10 @@ check_doc(struct pchk *c)
 		return ck_oauth2(c);
 	if (ck_present(c, "credentials") != 0 || ck_present(c, "apply") != 0)
 		return -1;
-	mark = push(c, "apply");
+	mark = jcheck_push(&c->j, "apply");
 	if (ck_apply(c, json_object_get(c->doc, "apply")) != 0)
 		return -1;
-	pop(c, mark);
+	jcheck_pop(&c->j, mark);
 	return 0;
 }
 
@@ -899,23 +861,23 @@ provider_check(const json_t *doc, json_t **normalized, char *path,
 	char		 dummy[1];
 
 	memset(&c, 0, sizeof(c));
-	c.path = pathsz > 0 ? path : dummy;
-	c.pathsz = pathsz > 0 ? pathsz : sizeof(dummy);
-	c.reason = reason;
-	c.reasonsz = reasonsz;
+	c.j.path = pathsz > 0 ? path : dummy;
+	c.j.pathsz = pathsz > 0 ? pathsz : sizeof(dummy);
+	c.j.reason = reason;
+	c.j.reasonsz = reasonsz;
 	c.doc = doc;
 	if (normalized != NULL)
 		*normalized = NULL;
 	if (reasonsz > 0)
 		reason[0] = '\0';
-	c.path[0] = '\0';
-	if (c.pathsz > 1)
-		snprintf(c.path, c.pathsz, "$");
+	c.j.path[0] = '\0';
+	if (c.j.pathsz > 1)
+		snprintf(c.j.path, c.j.pathsz, "$");
 	if (check_doc(&c) != 0)
 		return -1;
 	if (normalized != NULL &&
 	    (*normalized = normalize(doc, c.mode)) == NULL)
-		return pfail(&c, "out of memory");
+		return jcheck_fail(&c.j, "out of memory");
 	return 0;
 }
 

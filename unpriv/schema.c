@@ -20,13 +20,6 @@
 #define TRUNC_MARK	"..."
 
 /* Where the first error of schema_check goes. */
-struct chk {
-	char	*path;
-	size_t	 pathsz;
-	char	*reason;
-	size_t	 reasonsz;
-};
-
 /* A property's keywords, gathered by prop_gather. */
 struct prop {
 	const char	*type;
@@ -707,8 +700,8 @@ small_uint(const json_t *v, long long max)
 
 /* ---- schema_check ---- */
 
-static int __attribute__((__format__(__printf__, 2, 3)))
-chk_fail(struct chk *c, const char *fmt, ...)
+int
+jcheck_fail(struct jcheck *c, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -718,9 +711,8 @@ chk_fail(struct chk *c, const char *fmt, ...)
 	return -1;
 }
 
-/* Push a member onto the path; returns the mark to pop back to. */
-static size_t
-chk_push(struct chk *c, const char *name)
+size_t
+jcheck_push(struct jcheck *c, const char *name)
 {
 	size_t	 mark = strlen(c->path);
 
@@ -728,28 +720,37 @@ chk_push(struct chk *c, const char *name)
 	return mark;
 }
 
-static void
-chk_pop(struct chk *c, size_t mark)
+size_t
+jcheck_push_index(struct jcheck *c, size_t i)
+{
+	size_t	 mark = strlen(c->path);
+
+	schema_path_index(c->path, c->pathsz, i);
+	return mark;
+}
+
+void
+jcheck_pop(struct jcheck *c, size_t mark)
 {
 	c->path[mark] = '\0';
 }
 
 /* A title or description: a string of at most max code points. */
 static int
-chk_text(struct chk *c, const json_t *v, size_t max)
+chk_text(struct jcheck *c, const json_t *v, size_t max)
 {
 	if (!json_is_string(v))
-		return chk_fail(c, "must be a string");
+		return jcheck_fail(c, "must be a string");
 	if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
-		return chk_fail(c, "must not hold a NUL character");
+		return jcheck_fail(c, "must not hold a NUL character");
 	if (schema_utf8_len(json_string_value(v), json_string_length(v)) > max)
-		return chk_fail(c, "is longer than %zu characters", max);
+		return jcheck_fail(c, "is longer than %zu characters", max);
 	return 0;
 }
 
 /* Check the keyword key of a property into p; -1 if unknown. */
 static int
-prop_gather(struct chk *c, struct prop *p, const char *key, const json_t *v)
+prop_gather(struct jcheck *c, struct prop *p, const char *key, const json_t *v)
 {
 	static const struct {
 		const char	*kw;
@@ -770,7 +771,7 @@ prop_gather(struct chk *c, struct prop *p, const char *key, const json_t *v)
 	if (strcmp(key, "type") == 0) {
 		if (!json_is_string(v) || !in_list(json_string_value(v), types,
 		    sizeof(types) / sizeof(types[0])))
-			return chk_fail(c, "must be one of string, integer, "
+			return jcheck_fail(c, "must be one of string, integer, "
 			    "number, boolean");
 		p->type = json_string_value(v);
 		return 0;
@@ -780,7 +781,7 @@ prop_gather(struct chk *c, struct prop *p, const char *key, const json_t *v)
 			*(const json_t **)((char *)p + kws[i].off) = v;
 			return 0;
 		}
-	return chk_fail(c, "is not a keyword of this schema subset");
+	return jcheck_fail(c, "is not a keyword of this schema subset");
 }
 
 static void	 validate_prop(const struct prop *, const json_t *,
@@ -788,97 +789,97 @@ static void	 validate_prop(const struct prop *, const json_t *,
 
 /* The keywords that only strings may have. */
 static int
-prop_string_kws(struct chk *c, const struct prop *p)
+prop_string_kws(struct jcheck *c, const struct prop *p)
 {
 	char		 why[SCHEMA_REASON_MAX];
 	long long	 min = 0, max = SCHEMA_MAX_LENGTH;
 	size_t		 mark;
 
 	if (p->pattern != NULL) {
-		mark = chk_push(c, "pattern");
+		mark = jcheck_push(c, "pattern");
 		if (!json_is_string(p->pattern))
-			return chk_fail(c, "must be a string");
+			return jcheck_fail(c, "must be a string");
 		if (pattern_check(p->pattern, why, sizeof(why)) != 0)
-			return chk_fail(c, "%s", why);
-		chk_pop(c, mark);
+			return jcheck_fail(c, "%s", why);
+		jcheck_pop(c, mark);
 	}
 	if (p->format != NULL) {
-		mark = chk_push(c, "format");
+		mark = jcheck_push(c, "format");
 		if (!json_is_string(p->format) ||
 		    !in_list(json_string_value(p->format), formats,
 		    sizeof(formats) / sizeof(formats[0])))
-			return chk_fail(c, "must be one of uri, email, "
+			return jcheck_fail(c, "must be one of uri, email, "
 			    "hostname, uuid, date-time");
-		chk_pop(c, mark);
+		jcheck_pop(c, mark);
 	}
 	if (p->minlen != NULL) {
-		mark = chk_push(c, "minLength");
+		mark = jcheck_push(c, "minLength");
 		if ((min = small_uint(p->minlen, SCHEMA_MAX_LENGTH)) < 0)
-			return chk_fail(c, "must be an integer from 0 to %d",
+			return jcheck_fail(c, "must be an integer from 0 to %d",
 			    SCHEMA_MAX_LENGTH);
-		chk_pop(c, mark);
+		jcheck_pop(c, mark);
 	}
 	if (p->maxlen != NULL) {
-		mark = chk_push(c, "maxLength");
+		mark = jcheck_push(c, "maxLength");
 		if ((max = small_uint(p->maxlen, SCHEMA_MAX_LENGTH)) < 0)
-			return chk_fail(c, "must be an integer from 0 to %d",
+			return jcheck_fail(c, "must be an integer from 0 to %d",
 			    SCHEMA_MAX_LENGTH);
 		if (max < min)
-			return chk_fail(c, "is less than minLength");
-		chk_pop(c, mark);
+			return jcheck_fail(c, "is less than minLength");
+		jcheck_pop(c, mark);
 	}
 	return 0;
 }
 
 static int
-prop_enum(struct chk *c, const struct prop *p)
+prop_enum(struct jcheck *c, const struct prop *p)
 {
 	const json_t	*v;
 	size_t		 i, j, mark, n;
 
-	mark = chk_push(c, "enum");
+	mark = jcheck_push(c, "enum");
 	if (!json_is_array(p->enm) || (n = json_array_size(p->enm)) == 0 ||
 	    n > SCHEMA_MAX_ENUM)
-		return chk_fail(c, "must be an array of 1 to %d values",
+		return jcheck_fail(c, "must be an array of 1 to %d values",
 		    SCHEMA_MAX_ENUM);
 	if (p->secret != NULL && json_is_true(p->secret))
-		return chk_fail(c, "is not allowed on a secret property "
+		return jcheck_fail(c, "is not allowed on a secret property "
 		    "(its values would be public)");
 	json_array_foreach(p->enm, i, v) {
 		size_t	 m2 = strlen(c->path);
 
 		schema_path_index(c->path, c->pathsz, i);
 		if (!of_type(p->type, v))
-			return chk_fail(c, "must be of the property's type");
+			return jcheck_fail(c, "must be of the property's type");
 		if (json_is_string(v) && memchr(json_string_value(v), '\0',
 		    json_string_length(v)) != NULL)
-			return chk_fail(c, "must not hold a NUL character");
+			return jcheck_fail(c, "must not hold a NUL character");
 		for (j = 0; j < i; j++)
 			if (same_value(json_array_get(p->enm, j), v))
-				return chk_fail(c, "repeats an earlier value");
-		chk_pop(c, m2);
+				return jcheck_fail(c, "repeats an earlier value");
+		jcheck_pop(c, m2);
 	}
-	chk_pop(c, mark);
+	jcheck_pop(c, mark);
 	return 0;
 }
 
 static int
-prop_default(struct chk *c, const struct prop *p)
+prop_default(struct jcheck *c, const struct prop *p)
 {
 	struct schema_errors	 errs;
 	char			 vpath[8] = "$";
 	size_t			 mark;
 
-	mark = chk_push(c, "default");
+	mark = jcheck_push(c, "default");
 	if (p->secret != NULL && json_is_true(p->secret))
-		return chk_fail(c, "is not allowed on a secret property "
+		return jcheck_fail(c, "is not allowed on a secret property "
 		    "(it would be public)");
 	memset(&errs, 0, sizeof(errs));
 	validate_prop(p, p->dflt, vpath, &errs);
 	if (errs.n != 0)
-		return chk_fail(c, "does not satisfy the property: %s",
+		return jcheck_fail(c, "does not satisfy the property: %s",
 		    errs.e[0].reason);
-	chk_pop(c, mark);
+	jcheck_pop(c, mark);
 	return 0;
 }
 
@@ -886,12 +887,12 @@ prop_default(struct chk *c, const struct prop *p)
 static void
 prop_load(const json_t *pv, struct prop *p)
 {
-	struct chk	 scratch;
+	struct jcheck	 scratch;
 	const char	*key;
 	json_t		*v;
 	char		 path[2], reason[2];
 
-	scratch = (struct chk){ path, sizeof(path), reason, sizeof(reason) };
+	scratch = (struct jcheck){ path, sizeof(path), reason, sizeof(reason) };
 	memset(p, 0, sizeof(*p));
 	json_object_foreach((json_t *)pv, key, v)
 		(void)prop_gather(&scratch, p, key, v);
@@ -900,7 +901,7 @@ prop_load(const json_t *pv, struct prop *p)
 }
 
 static int
-chk_property(struct chk *c, const json_t *pv, struct prop *p)
+chk_property(struct jcheck *c, const json_t *pv, struct prop *p)
 {
 	const char	*key;
 	json_t		*v;
@@ -908,35 +909,35 @@ chk_property(struct chk *c, const json_t *pv, struct prop *p)
 
 	memset(p, 0, sizeof(*p));
 	if (!json_is_object(pv))
-		return chk_fail(c, "must be an object");
+		return jcheck_fail(c, "must be an object");
 	json_object_foreach((json_t *)pv, key, v) {
-		mark = chk_push(c, key);
+		mark = jcheck_push(c, key);
 		if (!key_clean(key))
-			return chk_fail(c, "is not a keyword of this schema "
+			return jcheck_fail(c, "is not a keyword of this schema "
 			    "subset");
 		if (prop_gather(c, p, key, v) != 0)
 			return -1;
-		chk_pop(c, mark);
+		jcheck_pop(c, mark);
 	}
 	if (p->type == NULL) {
-		mark = chk_push(c, "type");
-		return chk_fail(c, "is required");
+		mark = jcheck_push(c, "type");
+		return jcheck_fail(c, "is required");
 	}
 	if (p->title != NULL) {
-		mark = chk_push(c, "title");
+		mark = jcheck_push(c, "title");
 		if (chk_text(c, p->title, SCHEMA_MAX_TITLE) != 0)
 			return -1;
-		chk_pop(c, mark);
+		jcheck_pop(c, mark);
 	}
 	if (p->descr != NULL) {
-		mark = chk_push(c, "description");
+		mark = jcheck_push(c, "description");
 		if (chk_text(c, p->descr, SCHEMA_MAX_DESCR) != 0)
 			return -1;
-		chk_pop(c, mark);
+		jcheck_pop(c, mark);
 	}
 	if (p->secret != NULL && !json_is_boolean(p->secret)) {
-		(void)chk_push(c, "secret");
-		return chk_fail(c, "must be true or false");
+		(void)jcheck_push(c, "secret");
+		return jcheck_fail(c, "must be true or false");
 	}
 	if (strcmp(p->type, "string") != 0) {
 		static const char *const strkw[] = {
@@ -947,8 +948,8 @@ chk_property(struct chk *c, const json_t *pv, struct prop *p)
 
 		for (i = 0; i < 4; i++)
 			if (have[i] != NULL) {
-				(void)chk_push(c, strkw[i]);
-				return chk_fail(c, "applies only to strings");
+				(void)jcheck_push(c, strkw[i]);
+				return jcheck_fail(c, "applies only to strings");
 			}
 	} else if (prop_string_kws(c, p) != 0)
 		return -1;
@@ -960,7 +961,7 @@ chk_property(struct chk *c, const json_t *pv, struct prop *p)
 }
 
 static int
-chk_properties(struct chk *c, const json_t *props)
+chk_properties(struct jcheck *c, const json_t *props)
 {
 	struct prop	 p;
 	const char	*key;
@@ -968,42 +969,42 @@ chk_properties(struct chk *c, const json_t *props)
 	size_t		 mark;
 
 	if (!json_is_object(props))
-		return chk_fail(c, "must be an object");
+		return jcheck_fail(c, "must be an object");
 	if (json_object_size(props) > SCHEMA_MAX_PROPS)
-		return chk_fail(c, "has more than %d properties",
+		return jcheck_fail(c, "has more than %d properties",
 		    SCHEMA_MAX_PROPS);
 	json_object_foreach((json_t *)props, key, v) {
-		mark = chk_push(c, key);
+		mark = jcheck_push(c, key);
 		if (!key_clean(key) || !schema_name_ok(key, strlen(key)))
-			return chk_fail(c, "is not a property name "
+			return jcheck_fail(c, "is not a property name "
 			    "([A-Za-z_][A-Za-z0-9_]{0,63})");
 		if (chk_property(c, v, &p) != 0)
 			return -1;
-		chk_pop(c, mark);
+		jcheck_pop(c, mark);
 	}
 	return 0;
 }
 
 static int
-chk_required(struct chk *c, const json_t *req, const json_t *props)
+chk_required(struct jcheck *c, const json_t *req, const json_t *props)
 {
 	const json_t	*v;
 	size_t		 i, j, mark;
 
 	if (!json_is_array(req))
-		return chk_fail(c, "must be an array of property names");
+		return jcheck_fail(c, "must be an array of property names");
 	json_array_foreach(req, i, v) {
 		mark = strlen(c->path);
 		schema_path_index(c->path, c->pathsz, i);
 		if (!json_is_string(v))
-			return chk_fail(c, "must be a string");
+			return jcheck_fail(c, "must be a string");
 		if (strlen(json_string_value(v)) != json_string_length(v) ||
 		    json_object_get(props, json_string_value(v)) == NULL)
-			return chk_fail(c, "names no property");
+			return jcheck_fail(c, "names no property");
 		for (j = 0; j < i; j++)
 			if (json_equal(json_array_get(req, j), v))
-				return chk_fail(c, "repeats an earlier name");
-		chk_pop(c, mark);
+				return jcheck_fail(c, "repeats an earlier name");
+		jcheck_pop(c, mark);
 	}
 	return 0;
 }
@@ -1012,7 +1013,7 @@ int
 schema_check(const json_t *schema, char *path, size_t pathsz, char *reason,
     size_t reasonsz)
 {
-	struct chk	 c = { path, pathsz, reason, reasonsz };
+	struct jcheck	 c = { path, pathsz, reason, reasonsz };
 	const json_t	*props, *req;
 	const char	*key;
 	json_t		*v;
@@ -1028,16 +1029,16 @@ schema_check(const json_t *schema, char *path, size_t pathsz, char *reason,
 	if (reasonsz > 0)
 		reason[0] = '\0';
 	if (!json_is_object(schema))
-		return chk_fail(&c, "must be an object");
+		return jcheck_fail(&c, "must be an object");
 	json_object_foreach((json_t *)schema, key, v) {
-		mark = chk_push(&c, key);
+		mark = jcheck_push(&c, key);
 		if (!key_clean(key))
-			return chk_fail(&c, "is not a keyword of this schema "
+			return jcheck_fail(&c, "is not a keyword of this schema "
 			    "subset");
 		if (strcmp(key, "type") == 0) {
 			if (!json_is_string(v) ||
 			    strcmp(json_string_value(v), "object") != 0)
-				return chk_fail(&c, "must be \"object\"");
+				return jcheck_fail(&c, "must be \"object\"");
 		} else if (strcmp(key, "title") == 0) {
 			if (chk_text(&c, v, SCHEMA_MAX_TITLE) != 0)
 				return -1;
@@ -1046,28 +1047,28 @@ schema_check(const json_t *schema, char *path, size_t pathsz, char *reason,
 				return -1;
 		} else if (strcmp(key, "additionalProperties") == 0) {
 			if (!json_is_false(v))
-				return chk_fail(&c, "must be false");
+				return jcheck_fail(&c, "must be false");
 		} else if (strcmp(key, "properties") != 0 &&
 		    strcmp(key, "required") != 0)
-			return chk_fail(&c, "is not a keyword of this schema "
+			return jcheck_fail(&c, "is not a keyword of this schema "
 			    "subset");
-		chk_pop(&c, mark);
+		jcheck_pop(&c, mark);
 	}
 	if (json_object_get(schema, "type") == NULL) {
-		(void)chk_push(&c, "type");
-		return chk_fail(&c, "is required");
+		(void)jcheck_push(&c, "type");
+		return jcheck_fail(&c, "is required");
 	}
-	mark = chk_push(&c, "properties");
+	mark = jcheck_push(&c, "properties");
 	if ((props = json_object_get(schema, "properties")) == NULL)
-		return chk_fail(&c, "is required");
+		return jcheck_fail(&c, "is required");
 	if (chk_properties(&c, props) != 0)
 		return -1;
-	chk_pop(&c, mark);
+	jcheck_pop(&c, mark);
 	if ((req = json_object_get(schema, "required")) != NULL) {
-		mark = chk_push(&c, "required");
+		mark = jcheck_push(&c, "required");
 		if (chk_required(&c, req, props) != 0)
 			return -1;
-		chk_pop(&c, mark);
+		jcheck_pop(&c, mark);
 	}
 	if (reasonsz > 0)
 		reason[0] = '\0';

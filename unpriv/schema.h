@@ -128,4 +128,24 @@ int	 schema_name_ok(const char *s, size_t len);
 /* Code points in a valid UTF-8 string of len bytes. */
 size_t	 schema_utf8_len(const char *s, size_t len);
 
+/*
+ * Where a document checker is, and why it stopped: the JSON path of the
+ * first error ("$.a.b[2]") and its reason, in the caller's buffers.
+ * Shared by schema_check() and provider_check().
+ */
+struct jcheck {
+	char	*path;
+	size_t	 pathsz;
+	char	*reason;
+	size_t	 reasonsz;
+};
+
+/* Set the reason; always -1, so a checker can `return jcheck_fail(…)`. */
+int	 jcheck_fail(struct jcheck *, const char *, ...)
+	    __attribute__((__format__(__printf__, 2, 3)));
+/* Descend into a member or an element; returns the mark to pop back to. */
+size_t	 jcheck_push(struct jcheck *, const char *name);
+size_t	 jcheck_push_index(struct jcheck *, size_t);
+void	 jcheck_pop(struct jcheck *, size_t mark);
+
 #endif /* DROMOS_UNPRIV_SCHEMA_H */
