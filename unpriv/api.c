@@ -336,6 +336,7 @@ capture_store(struct http_req *r, const char *conn, const char *prov,
 	    sealed, len, vault_key_version(sealed, len), 0, &view);
 	json_decref(meta);
 	explicit_bzero(sealed, sizeof(sealed));
+	cache_connection_forget(r->b->conns, conn);
 	if (rv != 0)
 		return api_store_error(r, rv, "cannot store the connection");
 	access_log(r, conn, "capture", "ok");
@@ -548,7 +549,9 @@ route_connection_delete(struct http_req *r)
 	if (!payload_connection_ok(id))
 		return http_not_found(r, "no such connection");
 	revoke_before_delete(r, id);
-	if ((rv = store_connection_delete(r->b->db, id)) != 0)
+	rv = store_connection_delete(r->b->db, id);
+	cache_connection_forget(r->b->conns, id);
+	if (rv != 0)
 		return api_store_error(r, rv, "no such connection");
 	access_log(r, id, "delete", "ok");
 	return http_empty(r, MHD_HTTP_NO_CONTENT);
@@ -567,7 +570,7 @@ connection_values(struct http_req *r, const char *id, json_t **provider,
 	int		 rv;
 
 	*provider = *values = *view = NULL;
-	if ((rv = store_connection_get(r->b->db, id, view, sealed,
+	if ((rv = cache_connection_get(r->b->conns, r->b->db, id, view, sealed,
 	    sizeof(sealed), &len)) != 0) {
 		*answered = api_store_error(r, rv, "no such connection");
 		return -1;

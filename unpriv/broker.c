@@ -49,6 +49,7 @@
 #include "unpriv/db.h"
 #include "unpriv/http.h"
 #include "unpriv/migrate.h"
+#include "unpriv/notify.h"
 #include "unpriv/store.h"
 #include "unpriv/vault.h"
 #include "unpriv/khclient.h"
@@ -211,6 +212,25 @@ sandbox(const char *user, unsigned int *nthreads)
 }
 
 /*
+ * The caches forget what anyone else changes as soon as the database
+ * says so.  Clients are cached by token hash, not id: any change to one
+ * empties that cache.
+ */
+static void
+caches_follow(struct broker *b)
+{
+	const struct notify_target	 t[] = {
+		{ "providers",		b->providers,	1 },
+		{ "clients",		b->clients,	0 },
+		{ "connections",	b->conns,	1 },
+	};
+
+	if ((b->notify = notify_start(b->db, t, sizeof(t) / sizeof(t[0]))) ==
+	    NULL)
+		fatalx("cannot start the change listener");
+}
+
+/*
  * The database: migrations first (a newer schema than ours stops us),
  * then the keyring it keeps for every broker sharing it; the caches of
  * what it holds, and the access-log writer.
@@ -227,8 +247,10 @@ database_start(struct broker *b, const char *conninfo, unsigned int n)
 	if (vault_keyring_start(b->vault) != VAULT_OK)
 		fatalx("cannot load or create the keyring");
 	if ((b->providers = cache_providers_new()) == NULL ||
-	    (b->clients = auth_cache_new()) == NULL)
+	    (b->clients = auth_cache_new()) == NULL ||
+	    (b->conns = cache_connections_new()) == NULL)
 		fatalx("cannot set up the caches");
+	caches_follow(b);
 	if ((b->alog = accesslog_start(b->db)) == NULL)
 		fatalx("cannot start the access-log writer");
 }
@@ -238,6 +260,8 @@ static void
 database_stop(struct broker *b)
 {
 	accesslog_stop(b->alog);
+	notify_stop(b->notify);
+	cache_free(b->conns);
 	cache_free(b->clients);
 	cache_free(b->providers);
 	vault_free(b->vault);

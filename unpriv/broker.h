@@ -20,6 +20,8 @@ struct broker {
 	struct vault	*vault;
 	struct cache	*providers;	/* cache.h */
 	struct cache	*clients;	/* auth.h */
+	struct cache	*conns;		/* cache.h: connection rows */
+	struct notify	*notify;	/* notify.h: what others change */
 	struct accesslog *alog;		/* accesslog.h */
 	char		 public_url[KH_URL_MAX + 1];	/* the gateway's */
 	char		 returns[KH_RETURNS_MAX + 1];	/* allowed return URLs */

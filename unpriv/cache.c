@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "unpriv/store.h"
 
 #define PROVIDER_SLOTS	256
+#define CONNECTION_SLOTS 4096
 
 struct entry {
 	uint8_t		 key[CACHE_KEY_MAX];
@@ -36,6 +38,7 @@ struct cache {
 	struct entry		*e;
 	size_t			 n;
 	int			 ttl_ms;
+	int			 held;
 	uint64_t		 gen;
 };
 
@@ -141,7 +144,7 @@ cache_get(struct cache *c, const void *key, size_t len, void *val)
 	now = now_ms();
 	s = slot_of(c, key, len);
 	pthread_mutex_lock(&c->mtx);
-	for (i = 0; i < CACHE_PROBE; i++) {
+	for (i = 0; i < CACHE_PROBE && !c->held; i++) {
 		e = &c->e[(s + i) % c->n];
 		if (!same(e, key, len))
 			continue;
@@ -207,7 +210,7 @@ cache_put(struct cache *c, const void *key, size_t len, void *val,
 	memcpy(copy, val, c->ops->valsz);
 	now = now_ms();
 	pthread_mutex_lock(&c->mtx);
-	if (gen != c->gen) {
+	if (gen != c->gen || c->held) {
 		/* Forgotten meanwhile: what we read may be stale. */
 		pthread_mutex_unlock(&c->mtx);
 		drop(c->ops, copy);
@@ -248,6 +251,21 @@ cache_clear(struct cache *c)
 		return;
 	pthread_mutex_lock(&c->mtx);
 	c->gen++;
+	for (i = 0; i < c->n; i++)
+		release(c, &c->e[i]);
+	pthread_mutex_unlock(&c->mtx);
+}
+
+void
+cache_hold(struct cache *c, int held)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mtx);
+	c->gen++;
+	c->held = held != 0;
 	for (i = 0; i < c->n; i++)
 		release(c, &c->e[i]);
 	pthread_mutex_unlock(&c->mtx);
@@ -326,6 +344,111 @@ cache_provider_get(struct cache *c, struct db_pool *db, const char *id,
 
 void
 cache_provider_forget(struct cache *c, const char *id)
+{
+	cache_forget(c, id, strlen(id));
+}
+
+/*
+ * Connections.  The sealed bytes are shared by every holder with a
+ * reference count, so that a hit copies them once, into the caller's
+ * buffer, and not again into a value of its own.
+ */
+
+struct sealed_ref {
+	atomic_uint	 refs;
+	size_t		 len;
+	uint8_t		 b[];
+};
+
+struct connection_val {
+	json_t			*view;
+	struct sealed_ref	*sealed;
+};
+
+static struct sealed_ref *
+sealed_new(const uint8_t *b, size_t len)
+{
+	struct sealed_ref	*s;
+
+	if ((s = malloc(sizeof(*s) + len)) == NULL)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	s->len = len;
+	memcpy(s->b, b, len);
+	return s;
+}
+
+static void
+sealed_unref(struct sealed_ref *s)
+{
+	if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1)
+		free(s);
+}
+
+static void
+connection_retain(void *v)
+{
+	struct connection_val	*cv = v;
+
+	cv->view = share(cv->view);
+	atomic_fetch_add(&cv->sealed->refs, 1);
+}
+
+static void
+connection_release(void *v)
+{
+	struct connection_val	*cv = v;
+
+	json_decref(cv->view);
+	sealed_unref(cv->sealed);
+}
+
+static const struct cache_ops connection_ops = {
+	.valsz = sizeof(struct connection_val),
+	.retain = connection_retain,
+	.release = connection_release,
+};
+
+struct cache *
+cache_connections_new(void)
+{
+	return cache_new(&connection_ops, CONNECTION_SLOTS, CACHE_TTL_MS);
+}
+
+int
+cache_connection_get(struct cache *c, struct db_pool *db, const char *id,
+    json_t **view, uint8_t *sealed, size_t sz, size_t *len)
+{
+	struct connection_val	 cv;
+	size_t			 klen = strlen(id);
+	uint64_t		 gen;
+	int			 rv;
+
+	if (cache_get(c, id, klen, &cv)) {
+		rv = STORE_OK;
+		if (cv.sealed->len > sz)
+			rv = STORE_ERR;
+		else {
+			memcpy(sealed, cv.sealed->b, cv.sealed->len);
+			*len = cv.sealed->len;
+			*view = json_incref(cv.view);
+		}
+		connection_release(&cv);
+		return rv;
+	}
+	gen = cache_gen(c);
+	if ((rv = store_connection_get(db, id, view, sealed, sz, len)) !=
+	    STORE_OK)
+		return rv;
+	if ((cv.sealed = sealed_new(sealed, *len)) == NULL)
+		return STORE_OK;
+	cv.view = share(*view);
+	cache_put(c, id, klen, &cv, gen);
+	return STORE_OK;
+}
+
+void
+cache_connection_forget(struct cache *c, const char *id)
 {
 	cache_forget(c, id, strlen(id));
 }

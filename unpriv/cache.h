@@ -1,12 +1,16 @@
 /*
  * Small in-memory caches of what the broker reads on every request, so
  * that the hot path does not ask the database for it each time: provider
- * documents by id (here) and API clients by the SHA-256 of their token
+ * documents and connection rows (view and sealed secrets, never opened
+ * ones) by id (here), and API clients by the SHA-256 of their token
  * (auth.c).
  *
  * An entry lives ttl_ms.  What this broker changes it forgets at once
- * (cache_forget, cache_clear); a change made through another broker
- * sharing the database is seen here within ttl_ms.
+ * (cache_forget, cache_clear); a change committed by anyone else, another
+ * broker or an operator's SQL, is announced by the database and
+ * forgotten when it arrives (notify.c).  While that announcement channel
+ * is down the caches are held (cache_hold): they neither serve nor keep
+ * anything, and every read goes to the database.
  *
  * A cache holds at most `slots' entries: a key lives in one of
  * CACHE_PROBE slots after its hash, and a new entry takes the place of an
@@ -31,7 +35,7 @@
 
 #include <jansson.h>
 
-#define CACHE_KEY_MAX		64
+#define CACHE_KEY_MAX		128	/* a connection id */
 #define CACHE_PROBE		8
 #define CACHE_TTL_MS		5000	/* the broker's caches */
 
@@ -57,6 +61,8 @@ void		 cache_put(struct cache *, const void *key, size_t keylen,
 		    void *val, uint64_t gen);
 void		 cache_forget(struct cache *, const void *key, size_t keylen);
 void		 cache_clear(struct cache *);
+/* held != 0: forget everything and store nothing until released. */
+void		 cache_hold(struct cache *, int held);
 
 /*
  * Providers.  cache_provider_get() is store_provider_get() through the
@@ -68,5 +74,16 @@ struct cache	*cache_providers_new(void);
 int		 cache_provider_get(struct cache *, struct db_pool *,
 		    const char *id, json_t **doc, int *has_secret);
 void		 cache_provider_forget(struct cache *, const char *id);
+
+/*
+ * Connections.  cache_connection_get() is store_connection_get() through
+ * the cache, with the same view (shared, read-only, as above) and the
+ * sealed secrets copied into sealed[sz].
+ */
+struct cache	*cache_connections_new(void);
+int		 cache_connection_get(struct cache *, struct db_pool *,
+		    const char *id, json_t **view, uint8_t *sealed, size_t sz,
+		    size_t *len);
+void		 cache_connection_forget(struct cache *, const char *id);
 
 #endif /* DROMOS_UNPRIV_CACHE_H */

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "unpriv/api.h"
 #include "unpriv/broker.h"
+#include "unpriv/cache.h"
 #include "unpriv/consent.h"
 #include "unpriv/discovery.h"
 #include "unpriv/http.h"
@@ -317,6 +318,7 @@ store_consent(struct http_req *r, const char *conn, const char *prov,
 			exp = time(NULL) + (time_t)t->expires_in;
 		rv = store_connection_upsert(r->b->db, conn, prov, owner, meta,
 		    sealed, len, vault_key_version(sealed, len), exp, NULL);
+		cache_connection_forget(r->b->conns, conn);
 	}
 	explicit_bzero(sealed, sizeof(sealed));
 	json_decref(meta);
@@ -393,6 +395,7 @@ provider_error(struct http_req *r, const json_t *os, const char *prov,
 	if (store_connection_error(r->b->db, conn, prov, owner ? owner :
 	    "unknown", msg) != 0)
 		log_warnx("consent: cannot record the error on %s", conn);
+	cache_connection_forget(r->b->conns, conn);
 	store_access_log(r->b->db, NULL, conn, "consent", msg, r->request_id);
 	return finish(r, os, conn, "error", code);
 }

@@ -17,6 +17,7 @@
 #include "unpriv/api.h"
 #include "unpriv/auth.h"
 #include "unpriv/broker.h"
+#include "unpriv/cache.h"
 #include "unpriv/discovery.h"
 #include "unpriv/http.h"
 #include "unpriv/oauth.h"
@@ -386,6 +387,8 @@ refresh_if_needed(struct http_req *r, const char *id, const json_t *provider,
 		return -1;
 	}
 	replace(values, view, nvalues, nview);
+	/* What the lock holder read may be newer than our cached copy. */
+	cache_connection_forget(r->b->conns, id);
 	if (!force && (!expiring(*view, provider) ||
 	    (failed_recently(*view) && still_valid(*view)))) {
 		store_tx_rollback(tx);
@@ -404,6 +407,7 @@ refresh_if_needed(struct http_req *r, const char *id, const json_t *provider,
 	}
 	rv = refresh_locked(r, tx, id, provider, force, sealed, len, values,
 	    view, a);
+	cache_connection_forget(r->b->conns, id);	/* committed or not */
 	explicit_bzero(sealed, sizeof(sealed));
 	return rv;
 }

@@ -18,6 +18,7 @@
 
 #include "tests/unpriv/tests.h"
 #include "unpriv/cache.h"
+#include "unpriv/notify.h"
 
 /* A value that counts its holders, like a reference-counted document. */
 struct counted {
@@ -209,6 +210,95 @@ test_null_and_limits(void **state)
 	assert_int_equal(refs, 0);
 }
 
+/* A held cache serves nothing and keeps nothing; released, it works. */
+static void
+test_hold(void **state)
+{
+	struct cache	*c;
+	struct counted	 v;
+	uint64_t	 gen;
+	int		 refs = 0;
+
+	(void)state;
+	assert_non_null(c = cache_new(&ops, 64, 60000));
+	put(c, "acme", &refs, 1, cache_gen(c));
+	assert_int_equal(refs, 1);
+	gen = cache_gen(c);
+	cache_hold(c, 1);
+	assert_int_equal(refs, 0);		/* emptied */
+	assert_int_equal(cache_get(c, "acme", 4, &v), 0);
+	put(c, "acme", &refs, 2, cache_gen(c));
+	assert_int_equal(refs, 0);		/* not kept */
+	assert_int_equal(cache_get(c, "acme", 4, &v), 0);
+	cache_hold(c, 0);
+	/* A read begun before the release may predate a change. */
+	put(c, "acme", &refs, 3, gen);
+	assert_int_equal(refs, 0);
+	put(c, "acme", &refs, 4, cache_gen(c));
+	assert_int_equal(cache_get(c, "acme", 4, &v), 1);
+	assert_int_equal(v.n, 4);
+	counted_release(&v);
+	cache_free(c);
+	assert_int_equal(refs, 0);
+}
+
+/* The database's "table:id" announcements reach the right cache. */
+static void
+test_notify_apply(void **state)
+{
+	struct cache		*p, *cl;
+	struct counted		 v;
+	char			 msg[CACHE_KEY_MAX + 32];
+	int			 refs = 0;
+
+	(void)state;
+	assert_non_null(p = cache_new(&ops, 64, 60000));
+	assert_non_null(cl = cache_new(&ops, 64, 60000));
+	const struct notify_target t[] = {
+		{ "providers", p, 1 },
+		{ "clients", cl, 0 },
+	};
+
+	put(p, "github", &refs, 1, cache_gen(p));
+	put(p, "openai", &refs, 2, cache_gen(p));
+	put(cl, "h1", &refs, 3, cache_gen(cl));
+	put(cl, "h2", &refs, 4, cache_gen(cl));
+	assert_int_equal(refs, 4);
+
+	/* Not ours, malformed, or another table's: nothing happens. */
+	notify_apply(t, 2, "connections:github");
+	notify_apply(t, 2, "providersgithub");
+	notify_apply(t, 2, "provider:github");
+	notify_apply(t, 2, "providers :github");
+	notify_apply(t, 2, "");
+	notify_apply(t, 2, ":github");
+	assert_int_equal(refs, 4);
+
+	notify_apply(t, 2, "providers:github");
+	assert_int_equal(cache_get(p, "github", 6, &v), 0);
+	assert_int_equal(cache_get(p, "openai", 6, &v), 1);
+	counted_release(&v);
+	assert_int_equal(refs, 3);
+
+	/* A cache not keyed by id: any change clears it. */
+	notify_apply(t, 2, "clients:someid");
+	assert_int_equal(refs, 1);
+
+	/* An empty id (TRUNCATE) or one too long to be a key: clear. */
+	put(p, "github", &refs, 5, cache_gen(p));
+	memset(msg, 0, sizeof(msg));
+	memcpy(msg, "providers:", 10);
+	memset(msg + 10, 'x', CACHE_KEY_MAX + 1);
+	notify_apply(t, 2, msg);
+	assert_int_equal(refs, 0);
+	put(p, "github", &refs, 6, cache_gen(p));
+	notify_apply(t, 2, "providers:");
+	assert_int_equal(refs, 0);
+
+	cache_free(p);
+	cache_free(cl);
+}
+
 int
 run_cache_tests(void)
 {
@@ -218,6 +308,8 @@ run_cache_tests(void)
 		cmocka_unit_test(test_forget_and_generation),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_null_and_limits),
+		cmocka_unit_test(test_hold),
+		cmocka_unit_test(test_notify_apply),
 	};
 
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
