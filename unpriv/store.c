@@ -94,9 +94,9 @@ static const struct db_stmt stmts[S_COUNT] = {
 
 	[S_PROVIDER_INSERT] = { "provider_insert", 4,
 	    "INSERT INTO providers (id, auth_mode, config, client_secret)"
-	    " VALUES ($1::text, $2::text, $3::jsonb, $4::bytea)" },
+	    " VALUES ($1::text, $2::text, $3::json, $4::bytea)" },
 	[S_PROVIDER_UPDATE] = { "provider_update", 4,
-	    "UPDATE providers SET auth_mode = $2::text, config = $3::jsonb,"
+	    "UPDATE providers SET auth_mode = $2::text, config = $3::json,"
 	    " client_secret = coalesce($4::bytea, client_secret),"
 	    " updated_at = now() WHERE id = $1::text" },
 	[S_PROVIDER_GET] = { "provider_get", 1,
@@ -105,7 +105,7 @@ static const struct db_stmt stmts[S_COUNT] = {
 	[S_PROVIDER_SECRET] = { "provider_secret", 1,
 	    "SELECT client_secret FROM providers WHERE id = $1::text" },
 	[S_PROVIDER_LIST] = { "provider_list", 0,
-	    "SELECT coalesce(jsonb_agg(config || jsonb_build_object("
+	    "SELECT coalesce(jsonb_agg(config::jsonb || jsonb_build_object("
 	    "'has_client_secret', client_secret IS NOT NULL) ORDER BY id),"
 	    " '[]')::text FROM providers" },
 	[S_PROVIDER_DELETE] = { "provider_delete", 1,

@@ -114,6 +114,21 @@ def test_catalogue_providers_listed(app, loaded):
     assert st == 404 and doc["type"] == "urn:dromos:problem:no-schema"
 
 
+def test_schema_keeps_property_order(app, loaded):
+    """A form asks in the order the provider document lists the fields."""
+    for prov in ("jira", "aws", "teamhdr"):
+        if prov == "teamhdr":
+            want = list(HEADERS_PROVIDER["credentials"]["properties"])
+        else:
+            with open(os.path.join(REPO, "etc", "providers", f"{prov}.json")) as f:
+                want = list(json.load(f)["credentials"]["properties"])
+        assert len(want) >= 2
+        st, _, doc = call(app, "GET", f"/providers/{prov}/schema", loaded["reader"])
+        assert st == 200 and list(doc["properties"]) == want, (prov, list(doc["properties"]))
+        r = ctl(app, "--json", "provider", "show", prov)
+        assert list(json.loads(r.stdout)["credentials"]["properties"]) == want
+
+
 def capture(app, token, provider, conn, creds, owner="acme"):
     return call(app, "POST", "/connections", token,
                 {"provider": provider, "connection": conn, "owner": owner,
