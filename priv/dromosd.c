@@ -160,14 +160,43 @@ open_audit(const char *path, int *rfd)
 	return fd;
 }
 
+/*
+ * The broker starts with an empty environment.  Only a sanitizer build
+ * (the test suite's, never installed) hands on what the sanitizers'
+ * run-time reads and the seccomp log switch, so that its broker is as
+ * observable as its dromosd.
+ */
+static void
+broker_env(char **envp, size_t n)
+{
+#ifdef DROMOS_SANITIZE
+	static const char *const pass[] = {
+		"ASAN_OPTIONS", "UBSAN_OPTIONS", "DROMOS_SECCOMP_LOG",
+	};
+	size_t		 i, k = 0;
+	const char	*v;
+
+	for (i = 0; i < sizeof(pass) / sizeof(pass[0]) && k + 1 < n; i++)
+		if ((v = getenv(pass[i])) != NULL &&
+		    asprintf(&envp[k], "%s=%s", pass[i], v) != -1)
+			k++;
+	envp[k] = NULL;
+#else
+	(void)n;
+	envp[0] = NULL;
+#endif
+}
+
 /* Fork and exec the broker with its end of the socketpair on fd 3. */
 static pid_t
 start_broker(const struct dromos_conf *conf, int fd, int debug, int verbose)
 {
 	char	*argv[6];
-	char	*envp[] = { NULL };
+	char	*envp[4];
 	int	 argc = 0;
 	pid_t	 pid;
+
+	broker_env(envp, sizeof(envp) / sizeof(envp[0]));
 
 	argv[argc++] = "dromos-broker";
 	if (debug)

@@ -96,6 +96,19 @@ def keyring_keys(root, blob):
     return keys
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                   "AddressSanitizer:DEADLYSIGNAL")
+
+
+def check_sanitizers(name, text):
+    """A daemon built with ASan+UBSan (make check's second e2e pass) that
+    reported anything fails the test that ran it, even if the report came
+    at shutdown where no request would have seen it."""
+    bad = [l for l in text.splitlines() if any(m in l for m in SANITIZER_MARKS)]
+    if bad:
+        raise AssertionError(f"{name}: sanitizer report:\n" + text[-6000:])
+
+
 class Appliance:
     """dromosd + dromos-broker with a test configuration."""
 
@@ -209,6 +222,7 @@ class Appliance:
         if self.logf:
             self.logf.close()
             self.logf = None
+        check_sanitizers("dromosd/dromos-broker", self.logtext())
         return self.proc.returncode if self.proc else None
 
     def __enter__(self):

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from dromos import BIN, wait_for
+from dromos import BIN, check_sanitizers, wait_for
 
 # DROMOS_GATEWAY runs another build of the gateway (an ASan one) in front
 # of the appliance of DROMOS_BUILD.
@@ -170,6 +170,7 @@ class Gateway:
         if self.logf:
             self.logf.close()
             self.logf = None
+        check_sanitizers("dromos-gateway", self.logtext())
         return self.proc.returncode if self.proc else None
 
     def cleanup(self):
