@@ -480,6 +480,47 @@ one_row(PGresult *r)
 	return STORE_NOTFOUND;
 }
 
+/*
+ * A statement whose one row starts with a JSON value, put in *out (unless
+ * out is NULL).  No row: none, which is NOTFOUND for a lookup and ERR for
+ * a statement that always returns one (RETURNING, an aggregate).
+ */
+static int
+row_json(struct db_pool *p, enum stmt s, struct q *q, json_t **out,
+    int none)
+{
+	PGresult	*r;
+	int		 rv;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rv = exec_pool(p, s, q, &r)) != STORE_OK)
+		return rv;
+	if (one_row(r) != STORE_OK)
+		return none;
+	if (out != NULL)
+		rv = col_json(r, 0, 0, out);
+	PQclear(r);
+	return rv;
+}
+
+/* A row of JSON (column 0) and a bytea (column 1); r is freed. */
+static int
+row_json_bytes(PGresult *r, json_t **out, uint8_t *buf, size_t sz,
+    size_t *len)
+{
+	int	 rv = STORE_OK;
+
+	if (buf != NULL && len != NULL)
+		rv = col_bytes(r, 0, 1, buf, sz, len);
+	if (rv == STORE_OK && out != NULL)
+		rv = col_json(r, 0, 0, out);
+	PQclear(r);
+	if (rv != STORE_OK && len != NULL)
+		*len = 0;
+	return rv;
+}
+
 struct db_pool *
 store_pool_new(const char *conninfo, unsigned int n)
 {
@@ -719,18 +760,10 @@ static int
 json_query(struct db_pool *p, enum stmt s, json_t **out)
 {
 	struct q	 q;
-	PGresult	*r;
-	int		 rv;
 
-	*out = NULL;
 	q_init(&q);
-	if ((rv = exec_pool(p, s, &q, &r)) != STORE_OK)
-		return rv;
-	if ((rv = one_row(r)) != STORE_OK)
-		return STORE_ERR;	/* an aggregate always has a row */
-	rv = col_json(r, 0, 0, out);
-	PQclear(r);
-	return rv;
+	/* An aggregate always has a row. */
+	return row_json(p, s, &q, out, STORE_ERR);
 }
 
 int
@@ -785,12 +818,8 @@ store_client_insert(struct db_pool *p, const char *id, const char *name,
     size_t nscopes, json_t **view)
 {
 	struct q	 q;
-	PGresult	*r;
 	json_t		*a;
-	int		 rv;
 
-	if (view != NULL)
-		*view = NULL;
 	a = string_array(scopes, nscopes);
 	q_init(&q);
 	q_text(&q, id);
@@ -798,14 +827,7 @@ store_client_insert(struct db_pool *p, const char *id, const char *name,
 	q_bytes(&q, hash, STORE_HASH_LEN);
 	q_json(&q, a);
 	json_decref(a);
-	if ((rv = exec_pool(p, S_CLIENT_INSERT, &q, &r)) != STORE_OK)
-		return rv;
-	if ((rv = one_row(r)) != STORE_OK)
-		return STORE_ERR;
-	if (view != NULL)
-		rv = col_json(r, 0, 0, view);
-	PQclear(r);
-	return rv;
+	return row_json(p, S_CLIENT_INSERT, &q, view, STORE_ERR);
 }
 
 int
@@ -859,11 +881,7 @@ store_connection_upsert(struct db_pool *p, const char *id,
     time_t expires_at, json_t **view)
 {
 	struct q	 q;
-	PGresult	*r;
-	int		 rv;
 
-	if (view != NULL)
-		*view = NULL;
 	q_init(&q);
 	q_text(&q, id);
 	q_text(&q, provider);
@@ -881,14 +899,7 @@ store_connection_upsert(struct db_pool *p, const char *id,
 		q_int(&q, (long long)expires_at);
 	else
 		q_text(&q, NULL);
-	if ((rv = exec_pool(p, S_CONN_UPSERT, &q, &r)) != STORE_OK)
-		return rv;
-	if ((rv = one_row(r)) != STORE_OK)
-		return STORE_ERR;
-	if (view != NULL)
-		rv = col_json(r, 0, 0, view);
-	PQclear(r);
-	return rv;
+	return row_json(p, S_CONN_UPSERT, &q, view, STORE_ERR);
 }
 
 int
@@ -908,14 +919,7 @@ store_connection_get(struct db_pool *p, const char *id, json_t **view,
 	if ((rv = exec_pool(p, S_CONN_GET, &q, &r)) != STORE_OK ||
 	    (rv = one_row(r)) != STORE_OK)
 		return rv;
-	if (sealed != NULL && len != NULL)
-		rv = col_bytes(r, 0, 1, sealed, sz, len);
-	if (rv == STORE_OK && view != NULL)
-		rv = col_json(r, 0, 0, view);
-	PQclear(r);
-	if (rv != STORE_OK && len != NULL)
-		*len = 0;
-	return rv;
+	return row_json_bytes(r, view, sealed, sz, len);
 }
 
 int
@@ -1140,18 +1144,10 @@ store_csession_get(struct db_pool *p, const uint8_t hash[STORE_HASH_LEN],
     json_t **session)
 {
 	struct q	 q;
-	PGresult	*r;
-	int		 rv;
 
-	*session = NULL;
 	q_init(&q);
 	q_bytes(&q, hash, STORE_HASH_LEN);
-	if ((rv = exec_pool(p, S_CSESSION_GET, &q, &r)) != STORE_OK ||
-	    (rv = one_row(r)) != STORE_OK)
-		return rv;
-	rv = col_json(r, 0, 0, session);
-	PQclear(r);
-	return rv;
+	return row_json(p, S_CSESSION_GET, &q, session, STORE_NOTFOUND);
 }
 
 /* OAuth sessions. */
@@ -1196,10 +1192,7 @@ store_osession_take(struct db_pool *p, const uint8_t hash[STORE_HASH_LEN],
 	if ((rv = exec_pool(p, S_OSESSION_TAKE, &q, &r)) != STORE_OK ||
 	    (rv = one_row(r)) != STORE_OK)
 		return rv;
-	if ((rv = col_bytes(r, 0, 1, verifier, sz, len)) == STORE_OK)
-		rv = col_json(r, 0, 0, session);
-	PQclear(r);
-	return rv;
+	return row_json_bytes(r, session, verifier, sz, len);
 }
 
 int
@@ -1251,10 +1244,7 @@ store_tx_connection_get(struct store_tx *tx, const char *id, json_t **view,
 	if ((rv = exec_conn(tx->c, S_CONN_GET, &q, &r)) != STORE_OK ||
 	    (rv = one_row(r)) != STORE_OK)
 		return rv;
-	if ((rv = col_bytes(r, 0, 1, sealed, sz, len)) == STORE_OK)
-		rv = col_json(r, 0, 0, view);
-	PQclear(r);
-	return rv;
+	return row_json_bytes(r, view, sealed, sz, len);
 }
 
 int
