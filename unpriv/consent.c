@@ -40,6 +40,9 @@
 #define PAGE_MAX	4096
 #define REDIRECT_MAX	(KH_URL_MAX + 64 + 64)
 
+/* The title of the one page that is not about a failure. */
+#define PAGE_DONE	"Connected"
+
 /* A small page for the end user; text is escaped here. */
 static enum MHD_Result
 page(struct http_req *r, unsigned int status, const char *title,
@@ -69,10 +72,20 @@ page(struct http_req *r, unsigned int status, const char *title,
 		}
 	}
 	esc[o] = '\0';
+	/*
+	 * The connect page's stylesheet, relative to /v1/auth/callback/{p}
+	 * so that it also holds under a public URL with a path.
+	 */
 	snprintf(html, sizeof(html), "<!doctype html>\n<html lang=\"en\">"
-	    "<head><meta charset=\"utf-8\"><title>%s</title></head>"
-	    "<body><main><h1>%s</h1><p>%s</p></main></body></html>\n",
-	    title, title, esc);
+	    "<head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, "
+	    "initial-scale=1\">"
+	    "<meta name=\"referrer\" content=\"no-referrer\">"
+	    "<title>%s</title>"
+	    "<link rel=\"stylesheet\" href=\"../../connect/connect.css\">"
+	    "</head>\n<body><main><h1>%s</h1><p class=\"%s\">%s</p></main>"
+	    "</body></html>\n", title, title, strcmp(title, PAGE_DONE) == 0 ?
+	    "lead" : "alert", esc);
 	return http_html(r, status, html);
 }
 
@@ -252,7 +265,7 @@ finish(struct http_req *r, const json_t *os, const char *conn,
 
 	if (ret == NULL) {
 		if (error == NULL)
-			return page(r, MHD_HTTP_OK, "Connected", "The "
+			return page(r, MHD_HTTP_OK, PAGE_DONE, "The "
 			    "connection is ready.  You may close this window.");
 		return page(r, MHD_HTTP_OK, "Not connected", error);
 	}
@@ -260,7 +273,7 @@ finish(struct http_req *r, const json_t *os, const char *conn,
 	    strchr(ret, '?') ? "&" : "?", conn, status, error ? "&error=" : "",
 	    error ? error : "");
 	if (n < 0 || (size_t)n >= sizeof(url))
-		return page(r, MHD_HTTP_OK, "Connected", "The connection is "
+		return page(r, MHD_HTTP_OK, PAGE_DONE, "The connection is "
 		    "ready.");
 	return http_redirect(r, url);
 }
