@@ -21,6 +21,9 @@ struct ctl_cmd {
 static const struct ctl_cmd	 cmds[] = {
 	{ "key", "init", cmd_key_init, "FILE" },
 	{ "key", "seal-tpm", cmd_key_seal_tpm, KEY_SEAL_TPM_USAGE },
+	{ "key", "status", cmd_key_status, ADMIN_USAGE },
+	{ "key", "rotate", cmd_key_rotate, ADMIN_USAGE },
+	{ "key", "rewrap", cmd_key_rewrap, ADMIN_USAGE },
 	{ "audit", "pubkey", cmd_audit_pubkey,
 	    "-k ROOTKEYFILE | -t BLOBFILE [-T TCTI]" },
 	{ "audit", "verify", cmd_audit_verify, "[-q] -p PUBKEY FILE" },

@@ -17,6 +17,9 @@
 int	 cmd_key_init(int argc, char *argv[]);
 /* ctl/key_tpm.c */
 int	 cmd_key_seal_tpm(int argc, char *argv[]);
+int	 cmd_key_status(int argc, char *argv[]);
+int	 cmd_key_rotate(int argc, char *argv[]);
+int	 cmd_key_rewrap(int argc, char *argv[]);
 /* ctl/cmd_audit.c */
 int	 cmd_audit_pubkey(int argc, char *argv[]);
 int	 cmd_audit_verify(int argc, char *argv[]);

@@ -292,6 +292,7 @@ static int
 kh_keyring_load(struct kh_req *q)
 {
 	struct keyholder	*kh = q->kh;
+	struct keyring		*kr;
 	const void		*blob;
 	size_t			 len;
 	int			 rv;
@@ -300,13 +301,22 @@ kh_keyring_load(struct kh_req *q)
 	if (imsg_read_lbytes(&q->rd, &blob, &len, KH_BLOB_MAX) == -1 ||
 	    imsg_read_end(&q->rd) == -1)
 		return -1;
-	if (kh->kr != NULL)
-		return reply_error(q, KH_E_HAVE_KEYRING, "keyring loaded already");
-	if ((rv = keyring_load(kh->rootkey, blob, len, &kh->kr)) != AEAD_OK) {
-		kh->kr = NULL;
+	if ((rv = keyring_load(kh->rootkey, blob, len, &kr)) != AEAD_OK)
 		return reply_error(q, KH_E_BAD_KEYRING, aead_strerror(rv));
+	/*
+	 * With one loaded, only its successor replaces it: the keyring
+	 * another broker's keyholder rotated and stored.  Never an older
+	 * or a different one, so no key version is ever lost.
+	 */
+	if (kh->kr != NULL && !keyring_succeeds(kr, kh->kr)) {
+		keyring_free(kr);
+		return reply_error(q, KH_E_HAVE_KEYRING,
+		    "not a successor of the loaded keyring");
 	}
-	keyring_set_rotate_threshold(kh->kr, kh->rotate_after);
+	if (kh->kr == NULL)
+		keyring_set_rotate_threshold(kr, kh->rotate_after);
+	keyring_free(kh->kr);
+	kh->kr = kr;
 	q->ev.kv = keyring_active(kh->kr);
 	return reply_set(q->reply, KH_R_OK, NULL, 0);
 }

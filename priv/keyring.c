@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "priv/aead.h"
 #include "priv/keyring.h"
@@ -198,6 +200,36 @@ keyring_key(const struct keyring *kr, uint32_t version)
 			hi = mid;
 	}
 	return NULL;
+}
+
+/*
+ * A keyring continues another when it was made from it by rotation: the
+ * same creation time, and every version of the old one with the same key
+ * (compared in constant time).  Versions may only have been added.
+ */
+int
+keyring_succeeds(struct keyring *newer, const struct keyring *kr)
+{
+	const uint8_t	*k;
+	size_t		 i, j = 0;
+
+	if (newer->created != kr->created || newer->n < kr->n)
+		return 0;
+	for (i = 0; i < kr->n; i++) {
+		if ((k = keyring_key(newer, kr->ent[i].version)) == NULL ||
+		    CRYPTO_memcmp(k, kr->keys + i * AEAD_KEYLEN,
+		    AEAD_KEYLEN) != 0)
+			return 0;
+	}
+	/* Both ascend: keep the larger count of each shared version. */
+	for (i = 0; i < kr->n; i++) {
+		while (newer->ent[j].version != kr->ent[i].version)
+			j++;
+		if (kr->ent[i].seals > newer->ent[j].seals)
+			newer->ent[j].seals = kr->ent[i].seals;
+	}
+	newer->threshold = kr->threshold;
+	return 1;
 }
 
 /* Big-endian writer and reader for the plaintext layer. */

@@ -99,6 +99,14 @@ size_t		 keyring_status(const struct keyring *,
 int		 keyring_seal_key(struct keyring *, uint32_t *version,
 		    const uint8_t **key);
 
+/*
+ * 1 if newer was made from kr by rotation (every version of kr, same key,
+ * same creation time), and then newer takes kr's rotation threshold and
+ * the larger seal count of each version both have; else 0, newer as it was.
+ */
+int		 keyring_succeeds(struct keyring *newer,
+		    const struct keyring *kr);
+
 /* For aead_open(): the key of a version, or NULL if there is none. */
 const uint8_t	*keyring_key(const struct keyring *, uint32_t version);
 

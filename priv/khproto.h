@@ -12,6 +12,11 @@
  * KH_F_KEYRING_CHANGED) hands the broker a sealed blob to store, so a
  * restart never loses a key version.
  *
+ * KH_KEYRING_LOAD with a keyring loaded replaces it only with its
+ * successor: a keyring holding every version of the loaded one with the
+ * same keys, which another broker's keyholder made by rotating and
+ * stored.  Anything else is refused with KH_E_HAVE_KEYRING.
+ *
  * The keyholder checks every request like OpenSSH's monitor: an unknown
  * type, a length outside the type's bounds or a malformed field is written
  * to the audit log and then ends the keyholder.  A well-formed request that
@@ -40,7 +45,7 @@ enum kh_type {
 	KH_SEAL = 1,		/* purpose, table, row, column, plaintext */
 	KH_OPEN,		/* purpose, table, row, column, sealed */
 	KH_KEYRING_INIT,	/* (none) -> KH_R_KEYRING: a new keyring */
-	KH_KEYRING_LOAD,	/* sealed keyring blob -> KH_R_OK */
+	KH_KEYRING_LOAD,	/* sealed keyring blob -> KH_R_OK (see below) */
 	KH_KEY_ROTATE,		/* (none) -> KH_R_KEYRING: a new version */
 	KH_KEY_STATUS,		/* (none) -> KH_R_STATUS */
 	KH_KEYRING_EXPORT,	/* (none) -> KH_R_KEYRING: the current blob */
@@ -63,7 +68,7 @@ enum kh_type {
 enum kh_error {
 	KH_E_INTERNAL = 1,
 	KH_E_NO_KEYRING,	/* SEAL/OPEN/ROTATE before INIT or LOAD */
-	KH_E_HAVE_KEYRING,	/* INIT or LOAD when one is loaded already */
+	KH_E_HAVE_KEYRING,	/* INIT when one is loaded; LOAD of a non-successor */
 	KH_E_BAD_VALUE,		/* does not open: tampered, moved, wrong AD */
 	KH_E_UNKNOWN_VERSION,	/* sealed under a key version we lack */
 	KH_E_BAD_KEYRING,	/* blob does not open under the root key */

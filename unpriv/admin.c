@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -21,6 +22,7 @@
 #include "unpriv/http.h"
 #include "unpriv/khclient.h"
 #include "unpriv/provider.h"
+#include "unpriv/rewrap.h"
 #include "unpriv/store.h"
 #include "unpriv/vault.h"
 
@@ -289,6 +291,95 @@ route_connection_show(struct http_req *r)
 	return http_json(r, MHD_HTTP_OK, view);
 }
 
+/* Key versions */
+
+static json_t *
+rfc3339(uint64_t t)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+	char		 buf[32];
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(buf);
+}
+
+/* GET /keys: the keyholder's versions and which rows use which. */
+static enum MHD_Result
+route_keys(struct http_req *r)
+{
+	struct kh_status	*st;
+	json_t			*vers, *rows, *out;
+	uint32_t		 i;
+	int			 rv;
+
+	if ((st = malloc(sizeof(*st))) == NULL)
+		return http_internal(r);
+	if ((rv = kh_status(r->b->kh, st)) != 0) {
+		free(st);
+		return http_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "keyholder-unavailable", "Keyholder unavailable",
+		    kh_strerror(rv));
+	}
+	vers = json_array();
+	for (i = 0; i < st->nversions; i++)
+		json_array_append_new(vers, json_pack("{s:I, s:I, s:o}",
+		    "version", (json_int_t)st->versions[i].version, "seals",
+		    (json_int_t)st->versions[i].seals, "created",
+		    rfc3339(st->versions[i].created)));
+	out = json_pack("{s:I, s:o}", "active", (json_int_t)st->active,
+	    "versions", vers);
+	free(st);
+	if ((rv = store_key_counts(r->b->db, &rows)) != 0) {
+		json_decref(out);
+		return api_store_error(r, rv, "");
+	}
+	json_object_set_new(out, "sealed_rows", rows);
+	return http_json(r, MHD_HTTP_OK, out);
+}
+
+/* POST /keys/rotate: a new version, stored before anything uses it. */
+static enum MHD_Result
+route_key_rotate(struct http_req *r)
+{
+	uint32_t	 v;
+
+	if (vault_key_rotate(r->b->vault, &v) != VAULT_OK)
+		return http_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "keyholder-unavailable", "Rotation failed", "the new "
+		    "key version could not be made or stored; see the log");
+	log_info("key rotated: new seals use version %u", v);
+	return http_json(r, MHD_HTTP_CREATED, json_pack("{s:I}", "active",
+	    (json_int_t)v));
+}
+
+/* POST /keys/rewrap: every stored secret under the active version. */
+static enum MHD_Result
+route_key_rewrap(struct http_req *r)
+{
+	struct rewrap_result	 res;
+	json_t			*out;
+	char			 why[256];
+	int			 rv;
+
+	rv = rewrap_all(r->b, &res);
+	if (rv == -1) {
+		snprintf(why, sizeof(why), "%s, after %zu connections and %zu "
+		    "provider secrets; run it again to go on", res.error,
+		    res.connections, res.providers);
+		return http_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "rewrap-stopped", "Rewrap stopped", why);
+	}
+	out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "version",
+	    (json_int_t)res.version, "connections",
+	    (json_int_t)res.connections, "provider_secrets",
+	    (json_int_t)res.providers, "changed", (json_int_t)res.changed,
+	    "failed", (json_int_t)res.failed);
+	return http_json(r, MHD_HTTP_OK, out);
+}
+
 const struct http_route admin_routes[] = {
 	{ "POST",	"/providers",		HTTP_JSON, route_provider_add },
 	{ "PUT",	"/providers/{}",	HTTP_JSON, route_provider_update },
@@ -300,5 +391,8 @@ const struct http_route admin_routes[] = {
 	{ "DELETE",	"/clients/{}",		0, route_client_revoke },
 	{ "GET",	"/connections",		0, route_connection_list },
 	{ "GET",	"/connections/{}",	0, route_connection_show },
+	{ "GET",	"/keys",		0, route_keys },
+	{ "POST",	"/keys/rotate",		0, route_key_rotate },
+	{ "POST",	"/keys/rewrap",		0, route_key_rewrap },
 };
 const size_t admin_nroutes = sizeof(admin_routes) / sizeof(admin_routes[0]);

@@ -76,6 +76,11 @@ enum stmt {
 	S_REFRESH_LOCK,
 	S_CONN_TOKENS,
 	S_CONN_REFRESH_FAILED,
+	S_REWRAP_CONN_BATCH,
+	S_REWRAP_CONN_SWAP,
+	S_REWRAP_PROV_BATCH,
+	S_REWRAP_PROV_SWAP,
+	S_KEY_COUNTS,
 	S_COUNT
 };
 
@@ -227,6 +232,38 @@ static const struct db_stmt stmts[S_COUNT] = {
 	    " ELSE status END, updated_at = now(),"
 	    " last_forced_refresh_at = CASE WHEN $4::boolean THEN now()"
 	    " ELSE last_forced_refresh_at END WHERE id = $1::text" },
+
+	/*
+	 * Re-sealing under the active key: rows sealed under an older
+	 * version, in id order after a cursor; each replaced only if it is
+	 * still what was read (a writer meanwhile used the active key).
+	 * A provider's version is read from its sealed value's header.
+	 */
+	[S_REWRAP_CONN_BATCH] = { "rewrap_conn_batch", 3,
+	    "SELECT id, secrets FROM connections WHERE secrets IS NOT NULL"
+	    " AND key_version < $1::integer AND id > $2::text"
+	    " ORDER BY id LIMIT $3::integer" },
+	[S_REWRAP_CONN_SWAP] = { "rewrap_conn_swap", 4,
+	    "UPDATE connections SET secrets = $3::bytea,"
+	    " key_version = $4::integer WHERE id = $1::text"
+	    " AND secrets = $2::bytea" },
+	[S_REWRAP_PROV_BATCH] = { "rewrap_prov_batch", 3,
+	    "SELECT id, client_secret FROM providers"
+	    " WHERE client_secret IS NOT NULL AND ('x' || encode(substring("
+	    "client_secret FROM 5 FOR 4), 'hex'))::bit(32)::integer"
+	    " < $1::integer AND id > $2::text ORDER BY id LIMIT $3::integer" },
+	[S_REWRAP_PROV_SWAP] = { "rewrap_prov_swap", 3,
+	    "UPDATE providers SET client_secret = $3::bytea"
+	    " WHERE id = $1::text AND client_secret = $2::bytea" },
+	[S_KEY_COUNTS] = { "key_counts", 0,
+	    "SELECT json_build_object('connections', coalesce((SELECT"
+	    " json_object_agg(v, n ORDER BY v) FROM (SELECT key_version AS v,"
+	    " count(*) AS n FROM connections WHERE key_version IS NOT NULL"
+	    " GROUP BY 1) c), '{}'), 'provider_secrets', coalesce((SELECT"
+	    " json_object_agg(v, n ORDER BY v) FROM (SELECT ('x' || encode("
+	    "substring(client_secret FROM 5 FOR 4), 'hex'))::bit(32)::integer"
+	    " AS v, count(*) AS n FROM providers WHERE client_secret IS NOT"
+	    " NULL GROUP BY 1) p), '{}'))::text" },
 };
 
 struct store_tx {
@@ -1286,4 +1323,73 @@ store_tx_connection_refresh_failed(struct store_tx *tx, const char *id,
 	if ((rv = exec_conn(tx->c, S_CONN_REFRESH_FAILED, &q, &r)) != STORE_OK)
 		return rv;
 	return touched(r);
+}
+
+/* Re-sealing. */
+
+static const enum stmt rewrap_batch[] = {
+	[STORE_SEALED_CONNECTION] = S_REWRAP_CONN_BATCH,
+	[STORE_SEALED_CLIENT_SECRET] = S_REWRAP_PROV_BATCH,
+};
+static const enum stmt rewrap_swap[] = {
+	[STORE_SEALED_CONNECTION] = S_REWRAP_CONN_SWAP,
+	[STORE_SEALED_CLIENT_SECRET] = S_REWRAP_PROV_SWAP,
+};
+
+int
+store_sealed_batch(struct db_pool *p, enum store_sealed_kind k,
+    uint32_t below, const char *after, struct store_sealed *rows,
+    size_t max, size_t *n)
+{
+	struct q	 q;
+	PGresult	*r;
+	const char	*id;
+	int		 i, rv = STORE_OK;
+
+	*n = 0;
+	q_init(&q);
+	q_int(&q, below);
+	q_text(&q, after);
+	q_int(&q, (long long)max);
+	if ((rv = exec_pool(p, rewrap_batch[k], &q, &r)) != STORE_OK)
+		return rv;
+	for (i = 0; i < PQntuples(r) && (size_t)i < max; i++) {
+		id = PQgetvalue(r, i, 0);
+		if (strlen(id) >= sizeof(rows[i].id) || (rv = col_bytes(r, i,
+		    1, rows[i].sealed, sizeof(rows[i].sealed),
+		    &rows[i].len)) != STORE_OK) {
+			rv = STORE_ERR;
+			break;
+		}
+		memcpy(rows[i].id, id, strlen(id) + 1);
+		(*n)++;
+	}
+	PQclear(r);
+	return rv;
+}
+
+int
+store_sealed_swap(struct db_pool *p, enum store_sealed_kind k,
+    const char *id, const uint8_t *old, size_t oldlen, const uint8_t *sealed,
+    size_t len, uint32_t version)
+{
+	struct q	 q;
+	PGresult	*r;
+	int		 rv;
+
+	q_init(&q);
+	q_text(&q, id);
+	q_bytes(&q, old, oldlen);
+	q_bytes(&q, sealed, len);
+	if (k == STORE_SEALED_CONNECTION)	/* providers keep no column */
+		q_int(&q, version);
+	if ((rv = exec_pool(p, rewrap_swap[k], &q, &r)) != STORE_OK)
+		return rv;
+	return touched(r);
+}
+
+int
+store_key_counts(struct db_pool *p, json_t **counts)
+{
+	return json_query(p, S_KEY_COUNTS, counts);
 }

@@ -206,4 +206,34 @@ int	 store_tx_connection_tokens(struct store_tx *, const char *id,
 int	 store_tx_connection_refresh_failed(struct store_tx *, const char *id,
 	    const char *error, int needs_reauth, int forced);
 
+/*
+ * Re-sealing under the active key version (dromosctl key rewrap): up to
+ * max rows of a kind whose value is sealed under a version below `below',
+ * with ids after `after' ("" to start), in id order; and the swap of one
+ * row's value, made only if it still holds `old' (else STORE_NOTFOUND: a
+ * writer changed it meanwhile, with the active key).  store_key_counts:
+ * {"connections": {"1": n, ...}, "provider_secrets": {...}}.
+ */
+#define STORE_ID_MAX		128
+#define STORE_SEALED_MAX	(8192 + 36)	/* KH_SEALED_MAX */
+
+enum store_sealed_kind {
+	STORE_SEALED_CONNECTION,	/* connections.secrets */
+	STORE_SEALED_CLIENT_SECRET,	/* providers.client_secret */
+};
+
+struct store_sealed {
+	char	 id[STORE_ID_MAX + 1];
+	uint8_t	 sealed[STORE_SEALED_MAX];
+	size_t	 len;
+};
+
+int	 store_sealed_batch(struct db_pool *, enum store_sealed_kind,
+	    uint32_t below, const char *after, struct store_sealed *rows,
+	    size_t max, size_t *n);
+int	 store_sealed_swap(struct db_pool *, enum store_sealed_kind,
+	    const char *id, const uint8_t *old, size_t oldlen,
+	    const uint8_t *sealed, size_t len, uint32_t version);
+int	 store_key_counts(struct db_pool *, json_t **counts);
+
 #endif /* DROMOS_UNPRIV_STORE_H */

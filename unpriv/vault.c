@@ -278,6 +278,10 @@ vault_open(struct vault *v, const struct vault_ad *a, const uint8_t *sealed,
 		return VAULT_EINVAL;
 	rv = kh_open(v->kh, kad(a, &ad), sealed, len, plain, plainsz,
 	    plainlen);
+	/* Sealed under a version another broker added since we loaded. */
+	if (rv == KH_E_UNKNOWN_VERSION && vault_keyring_refresh(v) == 1)
+		rv = kh_open(v->kh, kad(a, &ad), sealed, len, plain, plainsz,
+		    plainlen);
 	if (rv != 0)
 		log_warnx("vault: opening %s of %s/%s: %s", a->purpose,
 		    a->table, a->row, kh_strerror(rv));
@@ -463,6 +467,50 @@ vault_keyring_start(struct vault *v)
 	explicit_bzero(blob, KH_BLOB_MAX);
 	free(blob);
 	return rv;
+}
+
+/*
+ * Another broker may have rotated and stored a newer keyring: if the
+ * database holds a later generation than ours, hand it to the keyholder,
+ * which takes it only if it continues the one it holds.  Not while we
+ * hold changes of our own that are not stored: then we are the stale one
+ * (keyring_store_locked).
+ */
+int
+vault_keyring_refresh(struct vault *v)
+{
+	uint8_t	*blob;
+	size_t	 len;
+	int64_t	 gen;
+	int	 rv, loaded = 0;
+
+	if ((blob = malloc(KH_BLOB_MAX)) == NULL)
+		return -1;
+	pthread_mutex_lock(&v->mtx);
+	if (v->stale || v->unsaved)
+		goto done;
+	if ((rv = store_keyring_get(v->pool, blob, KH_BLOB_MAX, &len,
+	    &gen)) != STORE_OK) {
+		log_warnx("vault: reading the keyring: %s",
+		    store_strerror(rv));
+		goto done;
+	}
+	if (gen == v->generation)
+		goto done;
+	if ((rv = kh_keyring_load(v->kh, blob, len)) != 0) {
+		log_warnx("vault: the stored keyring (generation %lld) does "
+		    "not continue ours: %s", (long long)gen, kh_strerror(rv));
+		goto done;
+	}
+	log_info("vault: keyring generation %lld loaded (was %lld)",
+	    (long long)gen, (long long)v->generation);
+	v->generation = gen;
+	loaded = 1;
+done:
+	pthread_mutex_unlock(&v->mtx);
+	explicit_bzero(blob, KH_BLOB_MAX);
+	free(blob);
+	return loaded;
 }
 
 int

@@ -126,6 +126,14 @@ int	 vault_keyring_start(struct vault *);
  */
 int	 vault_key_rotate(struct vault *, uint32_t *version);
 
+/*
+ * Load a later keyring another broker stored (after its rotation), if the
+ * database has one: 1 when loaded, 0 when there was nothing newer or it
+ * could not be loaded (logged), -1 on ENOMEM.  vault_open() calls it when
+ * a value names a key version the keyholder lacks, and retries once.
+ */
+int	 vault_keyring_refresh(struct vault *);
+
 /* Nonzero once the keyring could not be stored: not ready. */
 int	 vault_unsaved(struct vault *);
 

@@ -4,10 +4,12 @@
 starts dromosd (which execs dromos-broker), and talks HTTP to the broker
 over its unix socket.  Everything it starts it stops, also on failure.
 """
+import contextlib
 import http.client
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import struct
@@ -230,3 +232,46 @@ class Appliance:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+@contextlib.contextmanager
+def brokers_on_one_database(pg, db, n=2):
+    """n appliances (dromosd + broker each) on a fresh database db, sharing
+    one root key, as several brokers of one deployment would."""
+    import psycopg2
+    admin = psycopg2.connect(pg.dsn())
+    admin.autocommit = True
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    admin.cursor().execute(f'CREATE DATABASE "{db}"')
+    apps = []
+    try:
+        for i in range(n):
+            a = Appliance(pg.dsn(db), rootkey=apps[0].key if apps else None)
+            apps.append(a)
+            a.start()
+        yield apps
+    finally:
+        for a in reversed(apps):
+            a.stop()
+            shutil.rmtree(a.dir, ignore_errors=True)
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        admin.close()
+
+
+def dromosctl(app, *args, stdin=None, rc=0):
+    """dromosctl on app's admin socket; its standard output."""
+    r = subprocess.run([os.path.join(BIN, "dromosctl"), "-s", app.admin, *args],
+                       capture_output=True, text=True, input=stdin)
+    assert r.returncode == rc, f"dromosctl {args}: {r.returncode} {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def api(app, method, path, token, body=None):
+    """One request to app's internal socket as a client: (status, JSON)."""
+    h = {"Authorization": f"Bearer {token}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        h["Content-Type"] = "application/json"
+    st, _, raw = app.request(method, path, data, h)
+    return st, (json.loads(raw) if raw else None)
