@@ -258,6 +258,52 @@ test_blob_round_trip(void **state)
 	keyring_free(back);
 }
 
+/* Only a keyring made from another by rotation succeeds it. */
+static void
+test_succeeds(void **state)
+{
+	struct keyring		*a, *b, *later, *other;
+	struct keyring_status	 st[4];
+	uint8_t			 blob[KEYRING_BLOB_MAX], s1[64];
+	size_t			 blen, l1;
+
+	(void)state;
+	assert_non_null(a = keyring_new());
+	assert_int_equal(seal_version(a, s1, sizeof(s1), &l1), 1);
+	assert_int_equal(keyring_save(a, root_a, blob, sizeof(blob), &blen),
+	    AEAD_OK);
+	/* b: another keyholder's copy, which seals more and rotates. */
+	assert_int_equal(keyring_load(root_a, blob, blen, &b), AEAD_OK);
+	assert_int_equal(seal_version(b, s1, sizeof(s1), &l1), 1);
+	assert_int_equal(seal_version(a, s1, sizeof(s1), &l1), 1);
+	assert_int_equal(seal_version(a, s1, sizeof(s1), &l1), 1);
+	assert_int_equal(keyring_rotate(b, NULL), 0);
+	assert_int_equal(keyring_save(b, root_a, blob, sizeof(blob), &blen),
+	    AEAD_OK);
+	assert_int_equal(keyring_load(root_a, blob, blen, &later), AEAD_OK);
+
+	/* The same keyring, and a rotated one, succeed a; a does not. */
+	assert_int_equal(keyring_succeeds(later, a), 1);
+	assert_int_equal(keyring_active(later), 2);
+	assert_int_equal(keyring_status(later, st, 4), 2);
+	assert_int_equal(st[0].seals, 3);	/* a's count was larger */
+	assert_int_equal(keyring_succeeds(a, later), 0);
+	assert_int_equal(keyring_succeeds(a, a), 1);
+
+	/* An unrelated keyring, or one with a version's key changed, does not. */
+	assert_non_null(other = keyring_new());
+	assert_int_equal(keyring_succeeds(other, a), 0);
+	assert_int_equal(keyring_rotate(other, NULL), 0);
+	assert_int_equal(keyring_succeeds(other, a), 0);
+	keyring_free(other);
+	assert_int_equal(keyring_rotate(a, NULL), 0);	/* a's own version 2 */
+	assert_int_equal(keyring_succeeds(later, a), 0);
+	assert_int_equal(keyring_succeeds(a, later), 0);
+	keyring_free(a);
+	keyring_free(b);
+	keyring_free(later);
+}
+
 /* Every way a blob from the broker can be wrong fails, with no keyring. */
 static void
 test_blob_hostile(void **state)
@@ -713,6 +759,7 @@ run_keyring_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new),
 		cmocka_unit_test(test_rotate),
+		cmocka_unit_test(test_succeeds),
 		cmocka_unit_test(test_auto_rotate),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_blob_round_trip),
