@@ -544,6 +544,27 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void http_mhdlog(void *, const char *, va_list)
     __attribute__((__format__(__printf__, 2, 0)));
 
+/*
+ * Our sockets are unix-domain ones, which libmicrohttpd only learns by
+ * trying TCP options on each new connection and failing: three messages
+ * a connection that say nothing is wrong.
+ */
+static int
+mhd_unix_noise(const char *msg)
+{
+	static const char *const noise[] = {
+		"Setting TCP_NODELAY option to ON state failed",
+		"Setting TCP_CORK option to OFF state failed",
+		"Failed to push the data from buffers to the network",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(noise) / sizeof(noise[0]); i++)
+		if (strncmp(msg, noise[i], strlen(noise[i])) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 http_mhdlog(void *cls, const char *fmt, va_list ap)
 {
@@ -555,7 +576,10 @@ http_mhdlog(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	log_warnx("httpd: %s", msg);
+	if (mhd_unix_noise(msg))
+		log_debug("httpd: %s", msg);
+	else
+		log_warnx("httpd: %s", msg);
 }
 
 /* A worker: one thread, no listening socket, connections from us. */

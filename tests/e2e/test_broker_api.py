@@ -359,6 +359,15 @@ def test_ctl_tables(app, loaded):
     assert "openai" in r.stdout
 
 
+def test_zz_no_spurious_warnings(app, loaded):
+    """Every request above came over a unix socket on a new connection;
+    none of them is worth a warning in the broker's log."""
+    text = app.logtext()
+    assert text.count("request server=") > 50
+    warns = [l for l in text.splitlines() if "warn: httpd:" in l]
+    assert warns == [], warns[:5]
+
+
 def test_zz_no_planted_secret_in_logs(app, loaded):
     """Runs last in this module: every log the appliance wrote so far."""
     app.stop()
