@@ -516,7 +516,7 @@ kh_handle(struct keyholder *kh, struct imsg *imsg, struct kh_reply *reply)
 		reply->req = d->type;
 		reply->audited = d->audited;
 		reply_error(&q, KH_E_AUDIT, "audit append failed");
-		kh->m[KH_M_AUDIT_FAILURES]++;
+		kh->audit_lost = 1;
 	}
 	log_debug("%s id %u: %s", d->name, reply->id,
 	    q.ev.outcome ? q.ev.outcome : "ok");
@@ -558,10 +558,14 @@ kh_flush_batch(struct keyholder *kh, struct kh_reply *r, size_t n)
 		return;
 	for (i = 0; i < n; i++)
 		audited += r[i].audited != 0;
+	/* One failure per batch whose lines did not all reach the log. */
+	if (kh->audit_lost)
+		kh->m[KH_M_AUDIT_FAILURES]++;
 	if (audited > 0 && audit_commit(kh->audit) == -1) {
 		log_warnx("audit log not written: answering %zu request(s) "
 		    "with errors", audited);
-		kh->m[KH_M_AUDIT_FAILURES]++;
+		if (!kh->audit_lost)
+			kh->m[KH_M_AUDIT_FAILURES]++;
 		for (i = 0; i < n; i++) {
 			uint32_t id = r[i].id, req = r[i].req;
 
@@ -574,6 +578,7 @@ kh_flush_batch(struct keyholder *kh, struct kh_reply *r, size_t n)
 			reply_set(&r[i], KH_R_ERROR, &be, sizeof(be));
 		}
 	}
+	kh->audit_lost = 0;
 	kh->m[KH_M_BATCHES]++;
 	if (n > kh->m[KH_M_BATCH_MAX])
 		kh->m[KH_M_BATCH_MAX] = n;

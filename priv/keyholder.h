@@ -27,6 +27,7 @@ struct keyholder {
 	time_t		 rate_sec;
 	/* KH_R_METRICS (khproto.h); the audit writer keeps its own. */
 	uint64_t	 m[KH_M_COUNT];
+	int		 audit_lost;	/* an append failed in this batch */
 };
 
 int	 keyholder_loop(struct keyholder *);

@@ -99,7 +99,7 @@ enum kh_metric {
 	KH_M_REQUESTS = KH_M_OPEN_REFUSED + KH_E_LAST,
 	KH_M_AUDIT_LINES = KH_M_REQUESTS + KH_TYPE_LAST, /* written */
 	KH_M_AUDIT_CHECKPOINTS,	/* signed checkpoints written */
-	KH_M_AUDIT_FAILURES,	/* appends, commits, checkpoints that failed */
+	KH_M_AUDIT_FAILURES,	/* batches, timed checkpoints not written */
 	KH_M_ROTATIONS,		/* new key versions: asked for or automatic */
 	KH_M_BATCHES,		/* batches of answers released */
 	KH_M_BATCH_MAX,		/* most requests in one batch (a gauge) */

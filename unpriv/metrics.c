@@ -458,7 +458,8 @@ render_keyholder(FILE *fp, const uint64_t *kh)
 	kh_one(fp, "dromos_keyholder_audit_checkpoints_total", "counter",
 	    "Signed audit checkpoints written.", kh[KH_M_AUDIT_CHECKPOINTS]);
 	kh_one(fp, "dromos_keyholder_audit_failures_total", "counter",
-	    "Audit lines, commits or checkpoints that could not be written.",
+	    "Batches of answers, and timed checkpoints, whose audit lines "
+	    "could not be written (those requests were refused).",
 	    kh[KH_M_AUDIT_FAILURES]);
 	kh_one(fp, "dromos_keyholder_key_rotations_total", "counter",
 	    "New data key versions, asked for or at the seal threshold.",
