@@ -147,8 +147,9 @@ def test_no_key_in_broker_memory(app):
     assert "x" in _memory_contains(os.getpid(), {"x": planted})
 
 
-HOSTILE_CASES = ["unknown_type", "short_seal", "long_health", "header_below_size",
-                 "header_above_max", "fdbit_without_fd", "string_overrun",
+HOSTILE_CASES = ["unknown_type", "short_seal", "long_health", "long_metrics",
+                 "header_below_size", "header_above_max", "fdbit_without_fd",
+                 "string_overrun",
                  "nul_in_string", "leftover_bytes", "bad_field_chars",
                  "open_garbage_len"]
 
