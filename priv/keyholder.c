@@ -15,8 +15,9 @@
  *
  * The one exception is KH_METRICS: it reads counters, touches no key and
  * no value, and changes nothing, so it writes no audit line (a scraper
- * polling it must not be a way to fill the audit log) and its answer does
- * not wait for, or fail with, the batch's commit (so the counter of audit
+ * polling it must not be a way to fill the audit log), and its answer,
+ * released in order with the rest of its batch, is not turned into
+ * KH_E_AUDIT when the batch's commit fails (so the counter of audit
  * failures can still be read once the log is broken).
  */
 #include <sys/types.h>
