@@ -17,6 +17,8 @@ import pytest
 
 from dromos import BIN, REPO, Appliance, wait_for
 from gateway import free_port
+from oauthpeer import oauth_peer  # noqa: F401
+import test_oauth as oa
 
 OPENAI_KEY = "sk-PLANTEDmetrics0123456789abcdef"
 STRIPE_KEY = "sk_test_PLANTEDmetrics98765"
@@ -212,6 +214,46 @@ def test_counters_move_exactly(app):
     for needle in ("acme-victim", "acme-thief", "acme-none", OPENAI_KEY, STRIPE_KEY,
                    tok, tok[:12], "/no/such"):
         assert needle not in t1, needle
+
+
+def test_refresh_outcomes(app, oauth_peer):  # noqa: F811
+    """One forced refresh of each outcome the provider can cause."""
+    import requests
+    peer = oauth_peer
+    clients = {
+        "session": ctl(app, "client", "add", "r-sessions", "--scope",
+                       "connect:session").strip(),
+        "reader": ctl(app, "client", "add", "r-reader", "--scope", "token:read").strip(),
+        "refresher": ctl(app, "client", "add", "r-refresher", "--scope", "token:refresh",
+                         "--scope", "token:read").strip(),
+    }
+    http = requests.Session()
+    http.trust_env = False
+    try:
+        pid = oa.add_provider(app, peer)
+        conns = [oa.connected(app, clients, http, pid) for _ in range(3)]
+    finally:
+        http.close()
+    m0 = parse(scrape(app.metrics_port))
+    calls0 = peer.stats()["refresh_calls"]
+
+    def refresh(conn):
+        return call(app, "POST", f"/token/{conn}/refresh", clients["refresher"])[0]
+    assert refresh(conns[0]) == 200
+    peer.control(invalid_grant=1)
+    assert refresh(conns[1]) == 409
+    # Every try answered 500: retried, then given up for now.
+    peer.control(fail_5xx_count=3)
+    assert refresh(conns[2]) == 503
+    assert peer.stats()["refresh_calls"] - calls0 == 1 + 1 + 3
+    text = scrape(app.metrics_port)
+    promtool_check(text)
+    m1 = parse(text)
+    for outcome, n in (("ok", 1), ("invalid_grant", 1), ("retryable", 1), ("fatal", 0)):
+        name = "dromos_broker_oauth_refreshes_total"
+        assert val(m1, name, outcome=outcome) - val(m0, name, outcome=outcome) == n, outcome
+    for c in conns:
+        assert c not in text
 
 
 def test_listener_refuses_other_requests(app):
