@@ -256,6 +256,37 @@ def test_refresh_outcomes(app, oauth_peer):  # noqa: F811
         assert c not in text
 
 
+def test_rotations_and_checkpoints(pgdb):
+    """Automatic key rotations and signed checkpoints, against the log."""
+    port = free_port()
+    extra = (f'metrics listen "127.0.0.1:{port}"\nkeyring rotate after 2 seals\n'
+             'audit checkpoint every 5 lines\n')
+    app = Appliance(pgdb, extra_conf=extra)
+    try:
+        app.start()
+        for _ in range(7):
+            assert app.request("GET", "/health")[0] == 200
+        text = scrape(port)
+        promtool_check(text)
+        m = parse(text)
+        with open(app.audit) as f:
+            lines = [json.loads(x) for x in f if x.strip()]
+        kvs = [e["kv"] for e in lines if e["op"] == "SEAL" and e["outcome"] == "ok"]
+        cps = [e for e in lines if e["op"] == "CHECKPOINT"]
+        assert len(kvs) >= 7 and max(kvs) >= 3 and len(cps) >= 3
+        assert val(m, "dromos_keyholder_key_rotations_total") == max(kvs) - 1
+        assert val(m, "dromos_keyholder_audit_checkpoints_total") == len(cps)
+        assert val(m, "dromos_keyholder_audit_lines_total") == len(lines)
+        assert val(m, "dromos_keyholder_seals_total", outcome="ok") == len(kvs)
+        # Every batch held at least one request, and there were requests.
+        nreq = sum(v for (n, _), v in m.items() if n == "dromos_keyholder_requests_total")
+        assert 1 <= val(m, "dromos_keyholder_batches_total") <= nreq
+        assert val(m, "dromos_keyholder_batch_max") >= 1
+    finally:
+        app.stop()
+        shutil.rmtree(app.dir, ignore_errors=True)
+
+
 def test_listener_refuses_other_requests(app):
     port = app.metrics_port
     st, hd, _ = scrape_raw(port, "POST")
