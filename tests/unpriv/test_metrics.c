@@ -504,6 +504,12 @@ test_listener(void **state)
 	assert_int_equal(get(port, "POST /metrics HTTP/1.0\r\n"
 	    "Content-Length: 3\r\n\r\nabc", buf, sizeof(buf)), 405);
 	assert_non_null(strstr(buf, "\r\nAllow: GET, HEAD\r\n"));
+	/* Answered from the headers: a body that never comes is not awaited. */
+	assert_int_equal(get(port, "PUT /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 1000000\r\n\r\n", buf, sizeof(buf)), 405);
+	assert_int_equal(get(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\nContent-Length: 1000000\r\n\r\n", buf,
+	    sizeof(buf)), 200);
 	assert_int_equal(get(port, "GET / HTTP/1.0\r\n\r\n", buf, sizeof(buf)),
 	    404);
 	assert_int_equal(get(port, "GET /metricsx HTTP/1.0\r\n\r\n", buf,
