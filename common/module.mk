@@ -1,2 +1,2 @@
 LIBS += common
-common_SRCS := common/log.c common/conf.c common/jsonmem.c
+common_SRCS := common/log.c common/conf.c common/jsonmem.c common/addr.c

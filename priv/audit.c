@@ -38,6 +38,9 @@ struct audit {
 	int		 started;		/* a line was appended */
 	int		 needsync;		/* a checkpoint is buffered */
 	int		 broken;		/* a commit failed: refuse all */
+	uint64_t	 nlines;		/* lines buffered */
+	uint64_t	 ncps;			/* of which checkpoints */
+	struct audit_stats st;			/* committed */
 	size_t		 len;
 	char		 buf[AUDIT_BATCH_MAX];
 };
@@ -367,9 +370,11 @@ add_line(struct audit *a, const struct audit_event *ev)
 	a->seq = seq;
 	memcpy(a->h, h, sizeof(h));
 	a->started = 1;
+	a->nlines++;
 	if (ev->op == AUDIT_CHECKPOINT) {
 		a->since_cp = 0;
 		a->needsync = 1;
+		a->ncps++;
 	} else
 		a->since_cp++;
 	return 0;
@@ -441,9 +446,19 @@ audit_commit(struct audit *a)
 		a->broken = 1;
 		return -1;
 	}
+	a->st.lines += a->nlines;
+	a->st.checkpoints += a->ncps;
+	a->st.bytes += a->len;
+	a->nlines = a->ncps = 0;
 	a->len = 0;
 	a->needsync = 0;
 	return 0;
+}
+
+void
+audit_stats(const struct audit *a, struct audit_stats *st)
+{
+	*st = a->st;
 }
 
 int

@@ -171,6 +171,14 @@ int		 audit_commit(struct audit *);
 int		 audit_shutdown(struct audit *);
 void		 audit_free(struct audit *);
 
+/* What the writer has written since audit_new(), for the metrics. */
+struct audit_stats {
+	uint64_t	 lines;		/* committed, checkpoints included */
+	uint64_t	 checkpoints;	/* committed */
+	uint64_t	 bytes;		/* committed */
+};
+void		 audit_stats(const struct audit *, struct audit_stats *);
+
 /* The chain head: last seq written (0 for none) and its hash. */
 uint64_t	 audit_seq(const struct audit *);
 void		 audit_head(const struct audit *, uint8_t h[AUDIT_HASHLEN]);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/conf.h"
 #include "priv/config.h"
 
@@ -262,7 +263,7 @@ kw_root_key_tpm(struct conf *c, struct conf_stmt *st,
 	}
 }
 
-/* host:port or [v6]:port; the daemon that listens resolves it. */
+/* host:port or [v6]:port, the shape; kw_metrics checks the address. */
 static int
 hostport_ok(const char *s)
 {
@@ -295,6 +296,14 @@ kw_metrics(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
 	if (!hostport_ok(s)) {
 		conf_error(c, line, "\"%s\": expected host:port, got \"%.*s\"",
 		    st->what, 64, s);
+		conf_strfree(&s);
+		return -1;
+	}
+	/* Plain HTTP, no authentication: this host's own clients only. */
+	if (addr_parse_local(s, NULL, NULL) != ADDR_LOOPBACK) {
+		conf_error(c, line, "\"%s\": metrics are plain HTTP and only "
+		    "served on a numeric loopback address (like 127.0.0.1:9101 "
+		    "or [::1]:9101), got \"%.*s\"", st->what, 64, s);
 		conf_strfree(&s);
 		return -1;
 	}

@@ -249,7 +249,9 @@ send_config(struct imsgbuf *ibuf, const struct dromos_conf *conf, int verbose)
 	    imsg_add_u32(m, (uint32_t)verbose) == -1 ||
 	    imsg_add_string(m, conf->public_url) == -1 ||
 	    imsg_add_string(m, conf->user_broker) == -1 ||
-	    imsg_add_string(m, returns) == -1)
+	    imsg_add_string(m, returns) == -1 ||
+	    imsg_add_string(m, conf->metrics_listen ? conf->metrics_listen :
+	    "") == -1)
 		fatalx("cannot build the broker's configuration");
 	if (imsg_close(ibuf, m) == -1 || imsgbuf_flush(ibuf) == -1)
 		fatal("send configuration to the broker");

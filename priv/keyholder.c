@@ -12,6 +12,13 @@
  * lines are written with one write(2); only if that succeeds do the held
  * answers go out.  If it fails, every held answer becomes KH_E_AUDIT and
  * any plaintext in them is wiped first: nothing leaves unaudited.
+ *
+ * The one exception is KH_METRICS: it reads counters, touches no key and
+ * no value, and changes nothing, so it writes no audit line (a scraper
+ * polling it must not be a way to fill the audit log), and its answer,
+ * released in order with the rest of its batch, is not turned into
+ * KH_E_AUDIT when the batch's commit fails (so the counter of audit
+ * failures can still be read once the log is broken).
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -39,6 +46,8 @@
 struct kh_reply {
 	uint32_t	 type;
 	uint32_t	 id;
+	uint32_t	 req;		/* the request's type */
+	int		 audited;	/* released only after the commit */
 	uint8_t		*data;		/* heap, wiped before free */
 	size_t		 len;
 };
@@ -68,30 +77,39 @@ static int	kh_key_status(struct kh_req *);
 static int	kh_keyring_export(struct kh_req *);
 static int	kh_audit_mark(struct kh_req *);
 static int	kh_health(struct kh_req *);
+static int	kh_metrics(struct kh_req *);
 
 /* Smallest and largest payloads: 4-byte length prefixes included. */
 #define AD_MIN		(4 * (4 + 1))
 #define AD_MAX		(4 * 4 + 3 * KH_NAME_MAX + KH_ROW_MAX)
+
+#define AUDITED		1
+#define UNAUDITED	0
 
 static const struct kh_dispatch {
 	uint32_t	 type;
 	const char	*name;
 	size_t		 min;
 	size_t		 max;
+	int		 audited;
 	kh_handler	 fn;
 } dispatch[] = {
-	{ KH_SEAL, "SEAL", AD_MIN + 4, AD_MAX + 4 + KH_PLAIN_MAX, kh_seal },
+	{ KH_SEAL, "SEAL", AD_MIN + 4, AD_MAX + 4 + KH_PLAIN_MAX, AUDITED,
+	    kh_seal },
 	{ KH_OPEN, "OPEN", AD_MIN + 4 + AEAD_OVERHEAD,
-	    AD_MAX + 4 + KH_SEALED_MAX, kh_open },
-	{ KH_KEYRING_INIT, "KEYRING_INIT", 0, 0, kh_keyring_init },
+	    AD_MAX + 4 + KH_SEALED_MAX, AUDITED, kh_open },
+	{ KH_KEYRING_INIT, "KEYRING_INIT", 0, 0, AUDITED, kh_keyring_init },
 	{ KH_KEYRING_LOAD, "KEYRING_LOAD", 4 + AEAD_OVERHEAD,
-	    4 + KH_BLOB_MAX, kh_keyring_load },
-	{ KH_KEY_ROTATE, "KEY_ROTATE", 0, 0, kh_key_rotate },
-	{ KH_KEY_STATUS, "KEY_STATUS", 0, 0, kh_key_status },
-	{ KH_KEYRING_EXPORT, "KEYRING_EXPORT", 0, 0, kh_keyring_export },
-	{ KH_AUDIT_MARK, "AUDIT_MARK", 4 + 1, 4 + AUDIT_NOTE_MAX,
+	    4 + KH_BLOB_MAX, AUDITED, kh_keyring_load },
+	{ KH_KEY_ROTATE, "KEY_ROTATE", 0, 0, AUDITED, kh_key_rotate },
+	{ KH_KEY_STATUS, "KEY_STATUS", 0, 0, AUDITED, kh_key_status },
+	{ KH_KEYRING_EXPORT, "KEYRING_EXPORT", 0, 0, AUDITED,
+	    kh_keyring_export },
+	{ KH_AUDIT_MARK, "AUDIT_MARK", 4 + 1, 4 + AUDIT_NOTE_MAX, AUDITED,
 	    kh_audit_mark },
-	{ KH_HEALTH, "HEALTH", 0, 0, kh_health },
+	{ KH_HEALTH, "HEALTH", 0, 0, AUDITED, kh_health },
+	/* Counters only: see the top of this file. */
+	{ KH_METRICS, "METRICS", 0, 0, UNAUDITED, kh_metrics },
 };
 
 static volatile sig_atomic_t	 kh_quit;
@@ -215,9 +233,10 @@ kh_seal(struct kh_req *q)
 	if (rv != AEAD_OK)
 		return kh_aead_error(q, rv);
 	q->ev.kv = keyring_active(kh->kr);
+	if (q->ev.kv != v)
+		kh->m[KH_M_ROTATIONS]++;	/* by itself, at the threshold */
 	if (q->ev.kv != v || keyring_needs_save(kh->kr))
 		flags |= KH_F_KEYRING_CHANGED;
-	kh->seals++;
 	return reply_bytes(q->reply, KH_R_SEALED, &flags, out, outlen);
 }
 
@@ -246,7 +265,6 @@ kh_open(struct kh_req *q)
 		return -1;
 	if (rv != AEAD_OK)
 		return kh_aead_error(q, rv);
-	kh->opens++;
 	rv = reply_bytes(q->reply, KH_R_OPENED, NULL, out, outlen);
 	explicit_bzero(out, outlen);
 	return rv;
@@ -332,6 +350,7 @@ kh_key_rotate(struct kh_req *q)
 		return reply_error(q, KH_E_NO_KEYRING, "no keyring");
 	if (keyring_rotate(kh->kr, &v) == -1)
 		return reply_error(q, KH_E_INTERNAL, "rotation failed");
+	kh->m[KH_M_ROTATIONS]++;
 	q->ev.kv = v;
 	return reply_keyring(q);
 }
@@ -394,6 +413,32 @@ kh_health(struct kh_req *q)
 {
 	q->ev.op = AUDIT_HEALTH;
 	return reply_set(q->reply, KH_R_OK, NULL, 0);
+}
+
+/* The counters, in layout KH_METRICS_V1: they hold nothing secret. */
+static int
+kh_metrics(struct kh_req *q)
+{
+	struct keyholder	*kh = q->kh;
+	struct audit_stats	 st;
+	uint8_t			 buf[8 + 8 * KH_M_COUNT];
+	uint64_t		 v[KH_M_COUNT], w;
+	uint32_t		 u;
+	size_t			 i;
+
+	audit_stats(kh->audit, &st);
+	memcpy(v, kh->m, sizeof(v));
+	v[KH_M_AUDIT_LINES] = st.lines;
+	v[KH_M_AUDIT_CHECKPOINTS] = st.checkpoints;
+	u = htobe32(KH_METRICS_V1);
+	memcpy(buf, &u, 4);
+	u = htobe32(KH_M_COUNT);
+	memcpy(buf + 4, &u, 4);
+	for (i = 0; i < KH_M_COUNT; i++) {
+		w = htobe64(v[i]);
+		memcpy(buf + 8 + 8 * i, &w, 8);
+	}
+	return reply_set(q->reply, KH_R_METRICS, buf, sizeof(buf));
 }
 
 static const struct kh_dispatch *
@@ -465,6 +510,8 @@ kh_handle(struct keyholder *kh, struct imsg *imsg, struct kh_reply *reply)
 	q.reply = reply;
 	q.ev.pid = imsg_get_pid(imsg);
 	reply->id = imsg_get_id(imsg);
+	reply->req = d->type;
+	reply->audited = d->audited;
 	imsg_reader_init(&q.rd, imsg);
 
 	if ((d->type == KH_SEAL || d->type == KH_OPEN) && kh_rate_exceeded(kh)) {
@@ -473,16 +520,42 @@ kh_handle(struct keyholder *kh, struct imsg *imsg, struct kh_reply *reply)
 	} else if (d->fn(&q) == -1)
 		kh_refuse(kh, imsg, "malformed field");
 
-	if (audit_append(kh->audit, &q.ev) == -1) {
+	if (d->audited && audit_append(kh->audit, &q.ev) == -1) {
 		/* Not recorded, so not answered with anything but an error. */
 		reply_clear(reply);
 		reply->id = imsg_get_id(imsg);
+		reply->req = d->type;
+		reply->audited = d->audited;
 		reply_error(&q, KH_E_AUDIT, "audit append failed");
-		kh->audit_failures++;
+		kh->audit_lost = 1;
 	}
 	log_debug("%s id %u: %s", d->name, reply->id,
 	    q.ev.outcome ? q.ev.outcome : "ok");
 	explicit_bzero(&q, sizeof(q));
+}
+
+/* Count an answer as it goes out: its request's type, and its outcome. */
+static void
+kh_count(struct keyholder *kh, const struct kh_reply *r)
+{
+	uint32_t	 code;
+
+	if (r->req < 1 || r->req > KH_TYPE_LAST)
+		return;
+	kh->m[KH_M_REQUESTS + r->req - 1]++;
+	if (r->req != KH_SEAL && r->req != KH_OPEN)
+		return;
+	if (r->type != KH_R_ERROR) {
+		kh->m[r->req == KH_SEAL ? KH_M_SEAL_OK : KH_M_OPEN_OK]++;
+		return;
+	}
+	if (r->len != sizeof(code))
+		return;
+	memcpy(&code, r->data, sizeof(code));
+	code = be32toh(code);
+	if (code >= 1 && code <= KH_E_LAST)
+		kh->m[(r->req == KH_SEAL ? KH_M_SEAL_REFUSED :
+		    KH_M_OPEN_REFUSED) + code - 1]++;
 }
 
 /* Commit the batch's audit lines, then release its answers. */
@@ -490,23 +563,38 @@ static void
 kh_flush_batch(struct keyholder *kh, struct kh_reply *r, size_t n)
 {
 	uint32_t	 be = htobe32(KH_E_AUDIT);
-	size_t		 i;
+	size_t		 i, audited = 0;
 
 	if (n == 0)
 		return;
-	if (audit_commit(kh->audit) == -1) {
+	for (i = 0; i < n; i++)
+		audited += r[i].audited != 0;
+	/* One failure per batch whose lines did not all reach the log. */
+	if (kh->audit_lost)
+		kh->m[KH_M_AUDIT_FAILURES]++;
+	if (audited > 0 && audit_commit(kh->audit) == -1) {
 		log_warnx("audit log not written: answering %zu request(s) "
-		    "with errors", n);
-		kh->audit_failures++;
+		    "with errors", audited);
+		if (!kh->audit_lost)
+			kh->m[KH_M_AUDIT_FAILURES]++;
 		for (i = 0; i < n; i++) {
-			uint32_t id = r[i].id;
+			uint32_t id = r[i].id, req = r[i].req;
 
+			if (!r[i].audited)
+				continue;
 			reply_clear(&r[i]);
 			r[i].id = id;
+			r[i].req = req;
+			r[i].audited = 1;
 			reply_set(&r[i], KH_R_ERROR, &be, sizeof(be));
 		}
 	}
+	kh->audit_lost = 0;
+	kh->m[KH_M_BATCHES]++;
+	if (n > kh->m[KH_M_BATCH_MAX])
+		kh->m[KH_M_BATCH_MAX] = n;
 	for (i = 0; i < n; i++) {
+		kh_count(kh, &r[i]);
 		if (imsg_compose(&kh->ibuf, r[i].type, r[i].id, 0, -1,
 		    r[i].data, r[i].len) == -1)
 			fatal("imsg_compose");
@@ -552,7 +640,7 @@ kh_timed_checkpoint(struct keyholder *kh)
 	kh->last_checkpoint = now.tv_sec;
 	if (audit_checkpoint(kh->audit) == -1 || audit_commit(kh->audit) == -1) {
 		log_warnx("audit checkpoint not written");
-		kh->audit_failures++;
+		kh->m[KH_M_AUDIT_FAILURES]++;
 		return -1;
 	}
 	return 0;
@@ -585,6 +673,7 @@ keyholder_loop(struct keyholder *kh)
 	sigemptyset(&empty);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	kh->last_checkpoint = now.tv_sec;
+	kh->m[KH_M_START_TIME] = (uint64_t)time(NULL);
 
 	while (!kh_quit) {
 		pfd.fd = kh->ibuf.fd;

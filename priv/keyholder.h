@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "imsg/imsg.h"
+#include "priv/khproto.h"
 
 struct audit;
 struct keyring;
@@ -24,7 +25,9 @@ struct keyholder {
 	uint32_t	 rate;		/* SEAL+OPEN per second; 0: no limit */
 	uint32_t	 rate_left;
 	time_t		 rate_sec;
-	uint64_t	 seals, opens, audit_failures;
+	/* KH_R_METRICS (khproto.h); the audit writer keeps its own. */
+	uint64_t	 m[KH_M_COUNT];
+	int		 audit_lost;	/* an append failed in this batch */
 };
 
 int	 keyholder_loop(struct keyholder *);

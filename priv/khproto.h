@@ -51,6 +51,7 @@ enum kh_type {
 	KH_KEYRING_EXPORT,	/* (none) -> KH_R_KEYRING: the current blob */
 	KH_AUDIT_MARK,		/* string: an operator's note -> KH_R_OK */
 	KH_HEALTH,		/* (none) -> KH_R_OK */
+	KH_METRICS,		/* (none) -> KH_R_METRICS; not audited */
 
 	/* keyholder -> broker */
 	KH_CONFIG = 64,		/* broker settings, sent once at start */
@@ -60,7 +61,9 @@ enum kh_type {
 	KH_R_KEYRING,		/* sealed keyring blob */
 	KH_R_STATUS,		/* u32 active, u32 n, n x (u32 v, u64 seals, u64 created) */
 	KH_R_ERROR,		/* u32 error code */
+	KH_R_METRICS,		/* u32 layout, u32 n, n x u64 (below) */
 };
+#define KH_TYPE_LAST		KH_METRICS	/* requests are 1..this */
 
 /* KH_R_SEALED flags. */
 #define KH_F_KEYRING_CHANGED	0x1	/* store KH_KEYRING_EXPORT's blob */
@@ -75,6 +78,39 @@ enum kh_error {
 	KH_E_AUDIT,		/* the audit line could not be written */
 	KH_E_RATE,		/* over the keyholder's rate limit */
 };
+#define KH_E_LAST		KH_E_RATE	/* codes are 1..this */
+
+/*
+ * KH_R_METRICS: the keyholder's counters since it started, for the broker
+ * to serve as Prometheus metrics (dromosd has no listener of its own).
+ * Layout KH_METRICS_V1 is u32 KH_METRICS_V1, u32 KH_M_COUNT, then
+ * KH_M_COUNT u64 in the order of enum kh_metric.  A new counter is a new
+ * layout: the broker refuses one it does not know.
+ *
+ * Seals and opens count once their answer is final (after the batch's
+ * audit commit), so an answer turned into KH_E_AUDIT counts as refused
+ * with that code.  A request the keyholder refuses as malformed ends it
+ * (see above), so it has no counter: the audit log has its REFUSE line.
+ */
+#define KH_METRICS_V1		1
+
+enum kh_metric {
+	KH_M_SEAL_OK = 0,
+	KH_M_OPEN_OK,
+	/* + (code - 1): refused with KH_E_INTERNAL .. KH_E_LAST */
+	KH_M_SEAL_REFUSED,
+	KH_M_OPEN_REFUSED = KH_M_SEAL_REFUSED + KH_E_LAST,
+	/* + (type - 1): requests answered, by type KH_SEAL .. KH_TYPE_LAST */
+	KH_M_REQUESTS = KH_M_OPEN_REFUSED + KH_E_LAST,
+	KH_M_AUDIT_LINES = KH_M_REQUESTS + KH_TYPE_LAST, /* written */
+	KH_M_AUDIT_CHECKPOINTS,	/* signed checkpoints written */
+	KH_M_AUDIT_FAILURES,	/* batches, timed checkpoints not written */
+	KH_M_ROTATIONS,		/* new key versions: asked for or automatic */
+	KH_M_BATCHES,		/* batches of answers released */
+	KH_M_BATCH_MAX,		/* most requests in one batch (a gauge) */
+	KH_M_START_TIME,	/* when the keyholder started, Unix seconds */
+	KH_M_COUNT
+};
 
 /*
  * KH_CONFIG payload: the settings the broker needs from dromos.conf, which
@@ -82,7 +118,9 @@ enum kh_error {
  *	string listen path, string admin socket path, string admin group,
  *	string database, u32 verbose, string public url (the gateway's base
  *	URL, for OAuth redirect URIs), string broker user, string the
- *	deployment's allowed return URLs, newline-separated
+ *	deployment's allowed return URLs, newline-separated, string the
+ *	metrics listener ("" for none; else a numeric loopback address and
+ *	port: "127.0.0.1:9101", "[::1]:9101")
  */
 
 #endif /* DROMOS_KHPROTO_H */

@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "unpriv/accesslog.h"
+#include "unpriv/metrics.h"
 #include "unpriv/store.h"
 
 #define RETRY_MS	1000	/* after the database did not answer */
@@ -149,6 +150,8 @@ write_batch(struct accesslog *al, size_t n)
 	for (i = 0; i < n; i++)
 		row_from(&al->rows[i], &al->batch[i]);
 	rv = store_access_log_batch(al->db, al->rows, n);
+	if (rv == STORE_OK)
+		metrics_accesslog(MX_ALOG_WRITTEN, n);
 	if (rv == STORE_OK || rv == STORE_UNAVAIL)
 		return rv;
 	for (i = 0; i < n; i++) {
@@ -157,6 +160,8 @@ write_batch(struct accesslog *al, size_t n)
 		    r->operation, r->outcome, r->request_id) != STORE_OK)
 			bad++;
 	}
+	metrics_accesslog(MX_ALOG_WRITTEN, n - bad);
+	metrics_accesslog(MX_ALOG_FAILED, bad);
 	if (bad > 0)
 		log_warnx("access_log: %zu of %zu lines could not be written",
 		    bad, n);
@@ -201,6 +206,7 @@ write_round(struct accesslog *al)
 		lost = al->head > start ? (al->head < al->inhand ? al->head :
 		    al->inhand) - start : 0;
 		al->dropped += lost;
+		metrics_accesslog(MX_ALOG_DROPPED, lost);
 		al->retry_at = mono_ms() + RETRY_MS;
 	} else {
 		log_warnx("access_log: the database is unavailable: %llu "
@@ -319,8 +325,10 @@ accesslog_add(struct accesslog *al, const char *client, const char *conn,
 	pthread_mutex_lock(&al->mtx);
 	if (al->tail - al->head == ACCESSLOG_QUEUE) {
 		/* Full: the oldest goes, unless the writer has it in hand. */
-		if (al->head >= al->inhand)
+		if (al->head >= al->inhand) {
 			al->dropped++;
+			metrics_accesslog(MX_ALOG_DROPPED, 1);
+		}
 		al->head++;
 	}
 	l = &al->ring[al->tail % ACCESSLOG_QUEUE];

@@ -5,7 +5,8 @@
  *
  * Start-up, in order:
  *	check descriptor 3, receive KH_CONFIG
- *	create the HTTP socket (still root: the directory is root's)
+ *	create the HTTP socket (still root: the directory is root's), and
+ *	the metrics listener's if there is one
  *	drop to _dromos, clear capabilities, harden the process
  *	warm up OpenSSL, libpq, libcurl, jansson and the resolver
  *	load the seccomp filter
@@ -54,6 +55,7 @@
 #include "unpriv/vault.h"
 #include "unpriv/khclient.h"
 #include "unpriv/listen.h"
+#include "unpriv/scrape.h"
 
 #define GATEWAY_GROUP		"_dromosgw"	/* may connect to us */
 #define CONFIG_TIMEOUT_MS	10000
@@ -358,11 +360,12 @@ main(int argc, char *argv[])
 	struct kh_config	 cf;
 	struct khclient		*kh;
 	struct http_server	*srv, *adm = NULL;
+	struct metrics_server	*msrv = NULL;
 	uid_t			 uid;
 	gid_t			 gid;
 	unsigned int		 nthreads;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
-	int			 lfd, afd, sigfd, rv;
+	int			 lfd, afd, mfd = -1, sigfd, rv;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -411,6 +414,8 @@ main(int argc, char *argv[])
 		fatalx("cannot listen on %s", cf.listen);
 	if ((afd = admin_listen(&cf)) == -1 && cf.admin[0] != '\0')
 		fatalx("cannot listen on %s", cf.admin);
+	if (cf.metrics[0] != '\0' && (mfd = metrics_listen(cf.metrics)) == -1)
+		fatalx("cannot serve metrics on %s", cf.metrics);
 	sandbox(cf.user, &nthreads);
 	broker.kh = kh;
 	snprintf(broker.public_url, sizeof(broker.public_url), "%s",
@@ -423,11 +428,14 @@ main(int argc, char *argv[])
 	if (afd != -1 && (adm = http_start("admin", afd, admin_routes,
 	    admin_nroutes, &broker, 1)) == NULL)
 		fatalx("cannot serve the admin socket");
+	if (mfd != -1 && (msrv = metrics_start(mfd, kh)) == NULL)
+		fatalx("cannot serve metrics on %s", cf.metrics);
 	log_kv(LOGL_INFO, "ready", "listen", cf.listen, "admin", cf.admin,
-	    NULL);
+	    "metrics", cf.metrics[0] != '\0' ? cf.metrics : "-", NULL);
 	kh_config_clear(&cf);
 
 	rv = main_loop(kh, sigfd);
+	metrics_stop(msrv);
 	http_stop(adm);
 	http_stop(srv);
 	database_stop(&broker);

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "unpriv/db.h"
+#include "unpriv/metrics.h"
 
 #define BACKOFF_MIN	100		/* ms before the first retry */
 #define BACKOFF_MAX	10000		/* ms, at most, between attempts */
@@ -364,6 +365,7 @@ conn_open(struct db_pool *p, struct db_conn *c)
 		p->down = 0;
 	}
 	pthread_mutex_unlock(&p->mtx);
+	metrics_db(pg != NULL ? MX_DB_CONNECTED : MX_DB_CONNECT_FAILED);
 	if (pg == NULL)
 		return -1;
 	if (wasdown)
@@ -424,6 +426,7 @@ db_acquire(struct db_pool *p, int timeout_ms)
 		c->busy = 1;
 	pthread_mutex_unlock(&p->mtx);
 	if (c == NULL) {
+		metrics_db(MX_DB_BUSY);
 		log_warnx("database: every connection busy for %d ms",
 		    timeout_ms);
 		return NULL;
@@ -498,10 +501,12 @@ result(struct db_conn *c, const char *what, PGresult *r, PGresult **res,
 		    oneline(PQerrorMessage(c->pg), buf, sizeof(buf)));
 		c->broken = 1;
 		PQclear(r);
+		metrics_db(MX_DB_LOST);
 		return DB_EUNAVAIL;
 	}
 	state = field(r, PG_DIAG_SQLSTATE, "XX000");
 	if (transient(state, &reconnect)) {
+		metrics_db(MX_DB_TRANSIENT);
 		log_warnx("database: %s: SQLSTATE %s%s", what, state,
 		    reconnect ? "; reconnecting" : "");
 		c->broken |= reconnect;
@@ -514,6 +519,7 @@ result(struct db_conn *c, const char *what, PGresult *r, PGresult **res,
 	if (sqlstate != NULL)
 		snprintf(sqlstate, 6, "%s", state);
 	PQclear(r);
+	metrics_db(MX_DB_SQL);
 	return DB_ESQL;
 }
 

@@ -43,6 +43,7 @@
 #include "common/log.h"
 #include "unpriv/broker.h"
 #include "unpriv/http.h"
+#include "unpriv/metrics.h"
 
 #define HTTP_CONN_LIMIT		1024u		/* over all workers */
 #define HTTP_CONN_TIMEOUT	30u		/* seconds idle */
@@ -66,6 +67,7 @@ struct http_server {
 	struct MHD_Daemon	*w[HTTP_WORKERS_MAX];
 	unsigned int		 nw;
 	unsigned int		 next;		/* the worker of the next one */
+	int			 mbase;		/* metrics_routes() */
 };
 
 /* Per-request state, from the first call to the completion callback. */
@@ -492,6 +494,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+		metrics_in_flight(srv->mbase, 1);
 		ctx->req.conn = c;
 		ctx->req.b = srv->b;
 		ctx->req.method = method;
@@ -531,6 +534,10 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	    (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
 	snprintf(status, sizeof(status), "%u", ctx->req.status);
 	snprintf(ms, sizeof(ms), "%.3f", d);
+	metrics_request(srv->mbase, ctx->route != NULL ?
+	    (size_t)(ctx->route - srv->routes) : srv->nroutes,
+	    ctx->req.status, d > 0 ? (uint64_t)(d * 1e6) : 0);
+	metrics_in_flight(srv->mbase, -1);
 	log_kv(LOGL_INFO, "request", "server", srv->name, "method",
 	    ctx->req.method, "route", ctx->req.route ? ctx->req.route : "-",
 	    "status", status, "ms", ms, "request_id", ctx->req.request_id,
@@ -677,6 +684,7 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
 	srv->b = b;
 	srv->listenfd = listenfd;
 	srv->stop[0] = srv->stop[1] = -1;
+	srv->mbase = metrics_routes(name, routes, nroutes);
 	srv->nw = nthreads == 0 ? 1 : nthreads > HTTP_WORKERS_MAX ?
 	    HTTP_WORKERS_MAX : nthreads;
 	limit = (HTTP_CONN_LIMIT + srv->nw - 1) / srv->nw;

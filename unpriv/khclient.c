@@ -41,6 +41,7 @@
 
 #include "imsg/imsg.h"
 #include "unpriv/khclient.h"
+#include "unpriv/metrics.h"
 
 /* Requests of one caller on the wire before it waits for their replies. */
 #define KH_WINDOW	32
@@ -165,8 +166,10 @@ kh_client_kill(struct khclient *kh, int err)
 
 	if (err == 0)
 		err = EIO;
-	if (atomic_compare_exchange_strong(&kh->dead, &expected, err) &&
-	    kh->ondead != NULL)
+	if (!atomic_compare_exchange_strong(&kh->dead, &expected, err))
+		return;
+	metrics_kh_failed();
+	if (kh->ondead != NULL)
 		kh->ondead(kh->ondead_arg);
 }
 
@@ -299,6 +302,7 @@ kh_reply(struct khclient *kh, struct kh_xfer *x, size_t i, uint32_t id,
 		if (imsg_read_u32(&r, &code) == -1 ||
 		    imsg_read_end(&r) == -1 || code == 0 || code > INT_MAX)
 			return kh_fail(kh, EBADMSG);
+		metrics_kh_reply(x->type, (int)code);
 		kh_record(x, i, (int)code);
 		return 0;
 	}
@@ -309,6 +313,7 @@ kh_reply(struct khclient *kh, struct kh_xfer *x, size_t i, uint32_t id,
 			return kh_fail(kh, EBADMSG);
 	} else if (imsg_read_end(&r) == -1)
 		return kh_fail(kh, EBADMSG);
+	metrics_kh_reply(x->type, 0);
 	kh_record(x, i, 0);
 	return 0;
 }
@@ -452,8 +457,10 @@ static int
 kh_run(struct khclient *kh, struct kh_xfer *x)
 {
 	struct kh_wait	 me;
+	struct timespec	 t0, t1;
 	int		 err = 0, rv = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&me, 0, sizeof(me));
 	me.x = x;
 	if ((errno = pthread_cond_init(&me.cv, NULL)) != 0)
@@ -471,6 +478,9 @@ kh_run(struct khclient *kh, struct kh_xfer *x)
 	}
 	pthread_mutex_unlock(&kh->mtx);
 	pthread_cond_destroy(&me.cv);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_kh_call((uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+	    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec);
 	if (err != 0) {
 		errno = err;
 		return -1;
@@ -884,6 +894,36 @@ kh_health(struct khclient *kh)
 	return kh_call(kh, &x);
 }
 
+static int
+metrics_take(struct imsg_reader *r, struct kh_xfer *x, size_t i)
+{
+	uint64_t	*v = x->arg;
+	uint32_t	 layout, n, k;
+
+	(void)i;
+	if (imsg_read_u32(r, &layout) == -1 || layout != KH_METRICS_V1 ||
+	    imsg_read_u32(r, &n) == -1 || n != KH_M_COUNT)
+		return -1;
+	for (k = 0; k < n; k++)
+		if (imsg_read_u64(r, &v[k]) == -1)
+			return -1;
+	return imsg_read_end(r);
+}
+
+int
+kh_metrics(struct khclient *kh, uint64_t v[KH_M_COUNT])
+{
+	struct kh_xfer	 x = { .type = KH_METRICS, .want = KH_R_METRICS,
+			    .take = metrics_take, .arg = v };
+
+	if (v == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(v, 0, sizeof(uint64_t) * KH_M_COUNT);
+	return kh_call(kh, &x);
+}
+
 /* KH_CONFIG */
 
 static int
@@ -936,7 +976,10 @@ config_decode(struct imsg *imsg, struct kh_config *cf)
 	(void)imsg_read_string(&r, cf->public_url, sizeof(cf->public_url));
 	(void)imsg_read_string(&r, cf->user, sizeof(cf->user));
 	(void)imsg_read_string(&r, cf->returns, sizeof(cf->returns));
+	(void)imsg_read_string(&r, cf->metrics, sizeof(cf->metrics));
 	if (imsg_read_end(&r) == -1 || !path_ok(cf->listen, 0) ||
+	    (cf->metrics[0] != '\0' &&
+	    addr_parse_local(cf->metrics, NULL, NULL) != ADDR_LOOPBACK) ||
 	    cf->public_url[0] == '\0' || !group_ok(cf->user) ||
 	    cf->user[0] == '\0' ||
 	    !path_ok(cf->admin, 1) || !group_ok(cf->group)) {

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
 #include "priv/khproto.h"
 
 /* A sealed value is this many bytes longer than its plaintext. */
@@ -72,6 +73,7 @@ struct kh_config {
 	char		 public_url[KH_URL_MAX + 1];	/* gateway base URL */
 	char		 user[KH_USER_MAX + 1];		/* to run as */
 	char		 returns[KH_RETURNS_MAX + 1];	/* "\n"-separated */
+	char		 metrics[ADDR_TEXT_MAX];	/* "" or loopback */
 };
 
 /* KH_R_STATUS. */
@@ -124,7 +126,8 @@ const char	*kh_strerror(int result);
 /*
  * Wait up to timeout_ms for the KH_CONFIG message dromosd sends first, and
  * check it: listen is an absolute path that fits a sockaddr_un, admin is
- * empty or one too, group is empty or a plausible group name.  0 or -1
+ * empty or one too, group is empty or a plausible group name, metrics is
+ * empty or a numeric loopback address and port (common/addr.h).  0 or -1
  * (errno; EBADMSG for a malformed or unexpected message; EBUSY when a
  * request is in progress: this comes first).  The channel is not usable
  * for requests after a failure.
@@ -177,5 +180,10 @@ int		 kh_key_rotate(struct khclient *, void *blob, size_t blobsz,
 int		 kh_status(struct khclient *, struct kh_status *);
 int		 kh_audit_mark(struct khclient *, const char *note);
 int		 kh_health(struct khclient *);
+/*
+ * The keyholder's counters (KH_METRICS), v[i] for enum kh_metric i.  A
+ * reply in another layout than KH_METRICS_V1 breaks the protocol.
+ */
+int		 kh_metrics(struct khclient *, uint64_t v[KH_M_COUNT]);
 
 #endif /* DROMOS_UNPRIV_KHCLIENT_H */

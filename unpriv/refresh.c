@@ -20,6 +20,7 @@
 #include "unpriv/cache.h"
 #include "unpriv/discovery.h"
 #include "unpriv/http.h"
+#include "unpriv/metrics.h"
 #include "unpriv/oauth.h"
 #include "unpriv/refresh.h"
 #include "unpriv/store.h"
@@ -296,6 +297,7 @@ refresh_locked(struct http_req *r, struct store_tx *tx, const char *id,
 		return -1;
 	}
 	res = call_refresh(r, provider, rt, &t, &err, &o);
+	metrics_refresh((int)res);
 	switch (res) {
 	case OAUTH_OK:
 		nv = merge_tokens(*values, &t);

@@ -705,6 +705,68 @@ test_fail_closed(void **state)
 	close(fd);
 }
 
+/* The writer's counts: committed lines and checkpoints only, as on disk. */
+#define CP	"\"op\":\"CHECKPOINT\""
+static void
+test_stats(void **state)
+{
+	struct audit_stats	 st;
+	struct audit_event	 ev;
+	struct audit		*a;
+	struct stat		 sb;
+	struct log		 l;
+	size_t			 i, len, cps = 0;
+	int			 fd;
+
+	(void)state;
+	(void)unlink(logpath);
+	fd = open_log(O_WRONLY | O_APPEND | O_CREAT);
+	a = new_writer(fd, 10);
+	audit_stats(a, &st);
+	assert_int_equal(st.lines, 0);
+	assert_int_equal(st.checkpoints, 0);
+	/* Buffered is not written. */
+	event(0, &ev);
+	assert_int_equal(audit_append(a, &ev), 0);
+	audit_stats(a, &st);
+	assert_int_equal(st.lines, 0);
+	assert_int_equal(audit_commit(a), 0);
+	audit_stats(a, &st);
+	assert_int_equal(st.lines, 1);
+	/* 24 more: checkpoints after lines 10 and 20 (and their own lines). */
+	write_events(a, 1, 24, 7);
+	assert_int_equal(audit_checkpoint(a), 0);
+	assert_int_equal(audit_commit(a), 0);
+	audit_stats(a, &st);
+	load(&l);
+	for (i = 1; i <= l.nlines; i++) {
+		const char	*p = line(&l, i, &len);
+
+		if (memmem(p, len, CP, sizeof(CP) - 1) != NULL)
+			cps++;
+	}
+	assert_int_equal(cps, 3);
+	assert_int_equal(st.checkpoints, cps);
+	assert_int_equal(st.lines, l.nlines);
+	assert_int_equal(st.lines, 25 + 3);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(st.bytes, (uint64_t)sb.st_size);
+	free(l.buf);
+	audit_free(a);
+	close(fd);
+
+	/* A failed commit counts nothing. */
+	fd = open_log(O_RDONLY);
+	a = new_writer(fd, 10);
+	assert_int_equal(audit_append(a, &ev), 0);
+	assert_int_equal(audit_commit(a), -1);
+	audit_stats(a, &st);
+	assert_int_equal(st.lines, 0);
+	assert_int_equal(st.bytes, 0);
+	audit_free(a);
+	close(fd);
+}
+
 static void
 test_batch_full(void **state)
 {
@@ -897,6 +959,7 @@ run_audit_tests(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_resume_refuses),
 		cmocka_unit_test(test_fail_closed),
+		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_batch_full),
 		cmocka_unit_test(test_invalid_events),
 		cmocka_unit_test(test_escaping),

@@ -305,6 +305,27 @@ static const struct errcase errcases[] = {
 	  NAME ":1: \"metrics listen\": expected host:port, got \"::1:9101\"" },
 	{ "metrics listen \"h:65536\"\n",
 	  NAME ":1: \"metrics listen\": expected host:port, got \"h:65536\"" },
+	/* Plain HTTP without authentication: loopback, numeric, only. */
+	{ "metrics listen \"10.0.0.1:9101\"\n",
+	  NAME ":1: \"metrics listen\": metrics are plain HTTP and only served "
+	  "on a numeric loopback address (like 127.0.0.1:9101 or "
+	  "[::1]:9101), got \"10.0.0.1:9101\"" },
+	{ "metrics listen \"0.0.0.0:9101\"\n",
+	  NAME ":1: \"metrics listen\": metrics are plain HTTP and only served "
+	  "on a numeric loopback address (like 127.0.0.1:9101 or "
+	  "[::1]:9101), got \"0.0.0.0:9101\"" },
+	{ "metrics listen \"[::]:9101\"\n",
+	  NAME ":1: \"metrics listen\": metrics are plain HTTP and only served "
+	  "on a numeric loopback address (like 127.0.0.1:9101 or "
+	  "[::1]:9101), got \"[::]:9101\"" },
+	{ "metrics listen \"localhost:9101\"\n",
+	  NAME ":1: \"metrics listen\": metrics are plain HTTP and only served "
+	  "on a numeric loopback address (like 127.0.0.1:9101 or "
+	  "[::1]:9101), got \"localhost:9101\"" },
+	{ "metrics listen \"[::ffff:10.0.0.1]:9101\"\n",
+	  NAME ":1: \"metrics listen\": metrics are plain HTTP and only served "
+	  "on a numeric loopback address (like 127.0.0.1:9101 or "
+	  "[::1]:9101), got \"[::ffff:10.0.0.1]:9101\"" },
 	/* The lexer. */
 	{ "listen \"/a\n", NAME ":1: unterminated quoted string" },
 	{ "\n\nlisten \"/a", NAME ":3: unterminated quoted string" },

@@ -11,7 +11,7 @@ UNITS += store
 # Recursive: UNPRIV_SQL_C is set by unpriv/module.mk, included later.
 test_store_SRCS = $(wildcard tests/store/*.c) tests/unpriv/fakekh.c \
 	unpriv/db.c unpriv/migrate.c unpriv/store.c unpriv/vault.c \
-	unpriv/khclient.c unpriv/accesslog.c $(UNPRIV_SQL_C)
+	unpriv/khclient.c unpriv/accesslog.c unpriv/metrics.c $(UNPRIV_SQL_C)
 test_store_LIBS := imsg common
 test_store_LDLIBS := -ljansson -lpq -lpthread
 

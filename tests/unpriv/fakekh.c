@@ -269,6 +269,25 @@ do_keyring(struct fakekh *fk, uint32_t type, struct imsg_reader *r,
 }
 
 static int
+do_metrics(struct fakekh *fk, struct imsg_reader *r, uint32_t id)
+{
+	struct ibuf	*m;
+	uint32_t	 i, n = fk->mcount ? fk->mcount : KH_M_COUNT;
+
+	if (imsg_read_end(r) == -1)
+		return -1;
+	m = reply(fk, KH_R_METRICS, id, 0);
+	if (imsg_add_u32(m, fk->mlayout ? fk->mlayout : KH_METRICS_V1) == -1 ||
+	    imsg_add_u32(m, n) == -1)
+		die("imsg_add");
+	for (i = 0; i < n; i++)
+		if (imsg_add_u64(m, FAKEKH_METRIC(i)) == -1)
+			die("imsg_add");
+	send_reply(fk, m);
+	return 0;
+}
+
+static int
 do_other(struct fakekh *fk, uint32_t type, struct imsg_reader *r,
     uint32_t id)
 {
@@ -298,6 +317,8 @@ do_other(struct fakekh *fk, uint32_t type, struct imsg_reader *r,
 			die("imsg_add");
 		send_reply(fk, m);
 		return 0;
+	case KH_METRICS:
+		return do_metrics(fk, r, id);
 	default:
 		return -1;
 	}
@@ -454,7 +475,8 @@ fakekh_stop(struct fakekh *fk)
 
 void
 fakekh_send_config(int fd, const char *listen, const char *admin,
-    const char *group, const char *db, uint32_t verbose, int trailing)
+    const char *group, const char *db, const char *metrics, uint32_t verbose,
+    int trailing)
 {
 	struct imsgbuf	 ib;
 	struct ibuf	*m;
@@ -470,6 +492,7 @@ fakekh_send_config(int fd, const char *listen, const char *admin,
 	    imsg_add_string(m, "https://127.0.0.1:8443") == -1 ||
 	    imsg_add_string(m, "_dromos") == -1 ||
 	    imsg_add_string(m, "https://app.example/done") == -1 ||
+	    imsg_add_string(m, metrics) == -1 ||
 	    (trailing && imsg_add_u32(m, 0) == -1) ||
 	    imsg_close(&ib, m) == -1 || imsgbuf_flush(&ib) == -1)
 		die("send config");

@@ -43,6 +43,9 @@ struct fakekh {
 	uint32_t		 code;		/* FK_ERROR */
 	unsigned int		 hold;		/* FK_PIPELINE */
 	int			 have_keyring;
+	/* KH_R_METRICS: layout and count sent (0: the right ones). */
+	uint32_t		 mlayout;
+	uint32_t		 mcount;
 
 	/* What it saw, for the test to check (read after fakekh_stop). */
 	unsigned int		 nreq;
@@ -75,6 +78,10 @@ void	 fakekh_stop(struct fakekh *);
 
 /* Send a KH_CONFIG with these fields from the keyholder's end, unstarted. */
 void	 fakekh_send_config(int fd, const char *listen, const char *admin,
-	    const char *group, const char *db, uint32_t verbose, int trailing);
+	    const char *group, const char *db, const char *metrics,
+	    uint32_t verbose, int trailing);
+
+/* The value fakekh answers KH_METRICS with for counter i. */
+#define FAKEKH_METRIC(i)	(1000u + (uint64_t)(i) * 7u)
 
 #endif

@@ -28,5 +28,6 @@ main(void)
 	failed += run_payload_tests();
 	failed += run_oauth_tests();
 	failed += run_cache_tests();
+	failed += run_metrics_tests();
 	return failed ? 1 : 0;
 }

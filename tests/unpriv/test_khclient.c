@@ -672,9 +672,51 @@ test_shared_timeout(void **state)
 	fx_stop(&fx);
 }
 
+/* KH_METRICS: the counters in layout V1, and nothing else. */
+static void
+test_metrics(void **state)
+{
+	static const uint32_t	 bad[][2] = {
+		{ KH_METRICS_V1 + 1, KH_M_COUNT },	/* a newer layout */
+		{ KH_METRICS_V1, KH_M_COUNT - 1 },	/* too few */
+		{ KH_METRICS_V1, KH_M_COUNT + 1 },	/* too many */
+	};
+	struct fixture	 fx;
+	uint64_t	 v[KH_M_COUNT];
+	size_t		 i;
+
+	(void)state;
+	fx_start(&fx, FK_NORMAL, 0, 0);
+	assert_int_equal(kh_metrics(fx.kh, v), 0);
+	for (i = 0; i < KH_M_COUNT; i++)
+		assert_int_equal(v[i], FAKEKH_METRIC(i));
+	assert_int_equal(kh_client_dead(fx.kh), 0);
+	fx_stop(&fx);
+	assert_int_equal(fx.fk.lasttype, KH_METRICS);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&fx, 0, sizeof(fx));
+		fakekh_init(&fx.fk, FK_NORMAL);
+		fx.fk.mlayout = bad[i][0];
+		fx.fk.mcount = bad[i][1];
+		fakekh_run(&fx.fk);
+		fx_client(&fx, 0);
+		assert_int_equal(kh_metrics(fx.kh, v), -1);
+		assert_int_equal(errno, EBADMSG);
+		assert_int_equal(kh_client_dead(fx.kh), EBADMSG);
+		assert_int_equal(fx.ondead, 1);
+		fx_stop(&fx);
+	}
+
+	/* Refused like any request (the fake's default code). */
+	fx_start(&fx, FK_ERROR, 0, 0);
+	assert_int_equal(kh_metrics(fx.kh, v), KH_E_RATE);
+	fx_stop(&fx);
+}
+
 /* KH_CONFIG from a bare socketpair end playing dromosd. */
 struct cfcase {
-	const char	*listen, *admin, *group, *db;
+	const char	*listen, *admin, *group, *db, *metrics;
 	int		 trailing;
 	int		 ok;
 };
@@ -685,18 +727,29 @@ test_config(void **state)
 	static const struct cfcase cases[] = {
 		{ "/run/dromos/broker.sock", "/run/dromos/admin.sock",
 		    "_dromosadm", "host=/run/postgresql dbname=dromos "
-		    "password=hunter2", 0, 1 },
-		{ "/run/dromos/broker.sock", "", "", "", 0, 1 },
-		{ "relative.sock", "", "", "", 0, 0 },
-		{ "", "", "", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "admin.sock", "", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "", "-wheel", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "", "a:b", "", 0, 0 },
-		{ "/run/dromos/broker\n.sock", "", "", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "", "", "", 1, 0 },
+		    "password=hunter2", "127.0.0.1:9101", 0, 1 },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 1 },
+		{ "/run/dromos/broker.sock", "", "", "", "[::1]:9101", 0, 1 },
+		{ "relative.sock", "", "", "", "", 0, 0 },
+		{ "", "", "", "", "", 0, 0 },
+		{ "/run/dromos/broker.sock", "admin.sock", "", "", "", 0, 0 },
+		{ "/run/dromos/broker.sock", "", "-wheel", "", "", 0, 0 },
+		{ "/run/dromos/broker.sock", "", "a:b", "", "", 0, 0 },
+		{ "/run/dromos/broker\n.sock", "", "", "", "", 0, 0 },
+		{ "/run/dromos/broker.sock", "", "", "", "", 1, 0 },
 		{ "/run/dromos/broker.sock/with/a/very/long/path/that/does/"
 		    "not/fit/in/a/sockaddr_un/because/those/hold/only/108/"
-		    "bytes", "", "", "", 0, 0 },
+		    "bytes", "", "", "", "", 0, 0 },
+		/* The metrics listener: numeric loopback only. */
+		{ "/run/dromos/broker.sock", "", "", "", "10.0.0.1:9101", 0,
+		    0 },
+		{ "/run/dromos/broker.sock", "", "", "", "0.0.0.0:9101", 0, 0 },
+		{ "/run/dromos/broker.sock", "", "", "", "localhost:9101", 0,
+		    0 },
+		{ "/run/dromos/broker.sock", "", "", "", "127.0.0.1", 0, 0 },
+		{ "/run/dromos/broker.sock", "", "", "", "127.0.0.1:0", 0, 0 },
+		{ "/run/dromos/broker.sock", "", "", "",
+		    "127.0.0.1:9101:9102", 0, 0 },
 	};
 	struct kh_config cf;
 	struct khclient	*kh;
@@ -707,7 +760,8 @@ test_config(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 		fakekh_send_config(sp[0], cases[i].listen, cases[i].admin,
-		    cases[i].group, cases[i].db, 2, cases[i].trailing);
+		    cases[i].group, cases[i].db, cases[i].metrics, 2,
+		    cases[i].trailing);
 		kh = kh_client_new(sp[1], 0, NULL, NULL);
 		assert_non_null(kh);
 		rv = kh_recv_config(kh, 1000, &cf);
@@ -725,6 +779,7 @@ test_config(void **state)
 			    "https://127.0.0.1:8443");
 			assert_string_equal(cf.user, "_dromos");
 			assert_string_equal(cf.database, cases[i].db);
+			assert_string_equal(cf.metrics, cases[i].metrics);
 			assert_int_equal(cf.verbose, 2);
 			kh_config_clear(&cf);
 			assert_null(cf.database);
@@ -794,6 +849,7 @@ run_khclient_tests(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_shared_channel),
 		cmocka_unit_test(test_shared_timeout),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_other),
 	};

@@ -10,7 +10,7 @@ import socket
 import struct
 import sys
 
-KH_SEAL, KH_OPEN, KH_KEYRING_INIT, KH_HEALTH = 1, 2, 3, 9
+KH_SEAL, KH_OPEN, KH_KEYRING_INIT, KH_HEALTH, KH_METRICS = 1, 2, 3, 9, 10
 KH_R_OK, KH_R_KEYRING = 100, 103
 PLANTED = b"PLANTED-PLAINTEXT-7f3a9c"
 
@@ -35,6 +35,7 @@ CASES = {
     "unknown_type": msg(999),
     "short_seal": msg(KH_SEAL, b"\x00\x00"),
     "long_health": msg(KH_HEALTH, b"\x00" * 4),
+    "long_metrics": msg(KH_METRICS, b"\x00" * 4),
     "header_below_size": hdr(KH_HEALTH, 8),
     "header_above_max": hdr(KH_HEALTH, 0x7FFFFFF0),
     "fdbit_without_fd": hdr(KH_HEALTH, 16 | 0x80000000),
