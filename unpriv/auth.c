@@ -23,6 +23,7 @@
 #include "unpriv/auth.h"
 #include "unpriv/broker.h"
 #include "unpriv/cache.h"
+#include "unpriv/metrics.h"
 #include "unpriv/http.h"
 #include "unpriv/store.h"
 
@@ -201,7 +202,11 @@ load_scopes(struct client *c, json_t *arr)
 struct cache *
 auth_cache_new(void)
 {
-	return cache_new(&client_ops, CLIENT_SLOTS, CACHE_TTL_MS);
+	struct cache	*c;
+
+	c = cache_new(&client_ops, CLIENT_SLOTS, CACHE_TTL_MS);
+	cache_count_as(c, MX_CACHE_CLIENTS);
+	return c;
 }
 
 /* The cached client of a token hash, if any: 1 with *cv, or 0. */

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "unpriv/cache.h"
+#include "unpriv/metrics.h"
 #include "unpriv/store.h"
 
 #define PROVIDER_SLOTS	256
@@ -39,6 +40,7 @@ struct cache {
 	size_t			 n;
 	int			 ttl_ms;
 	int			 held;
+	int			 mx;		/* enum mx_cache, or -1 */
 	uint64_t		 gen;
 };
 
@@ -101,6 +103,7 @@ cache_new(const struct cache_ops *ops, size_t slots, int ttl_ms)
 	c->ops = ops;
 	c->n = slots;
 	c->ttl_ms = ttl_ms;
+	c->mx = -1;
 	return c;
 }
 
@@ -159,7 +162,16 @@ cache_get(struct cache *c, const void *key, size_t len, void *val)
 		break;
 	}
 	pthread_mutex_unlock(&c->mtx);
+	if (c->mx >= 0)
+		metrics_cache((enum mx_cache)c->mx, hit);
 	return hit;
+}
+
+void
+cache_count_as(struct cache *c, int which)
+{
+	if (c != NULL)
+		c->mx = which;
 }
 
 /* Where key goes: its own slot, else an empty or expired one, else the
@@ -316,7 +328,11 @@ static const struct cache_ops provider_ops = {
 struct cache *
 cache_providers_new(void)
 {
-	return cache_new(&provider_ops, PROVIDER_SLOTS, CACHE_TTL_MS);
+	struct cache	*c;
+
+	c = cache_new(&provider_ops, PROVIDER_SLOTS, CACHE_TTL_MS);
+	cache_count_as(c, MX_CACHE_PROVIDERS);
+	return c;
 }
 
 int
@@ -412,7 +428,11 @@ static const struct cache_ops connection_ops = {
 struct cache *
 cache_connections_new(void)
 {
-	return cache_new(&connection_ops, CONNECTION_SLOTS, CACHE_TTL_MS);
+	struct cache	*c;
+
+	c = cache_new(&connection_ops, CONNECTION_SLOTS, CACHE_TTL_MS);
+	cache_count_as(c, MX_CACHE_CONNECTIONS);
+	return c;
 }
 
 int

@@ -61,6 +61,8 @@ void		 cache_put(struct cache *, const void *key, size_t keylen,
 		    void *val, uint64_t gen);
 void		 cache_forget(struct cache *, const void *key, size_t keylen);
 void		 cache_clear(struct cache *);
+/* Count this cache's lookups in metrics.h as cache `which'. */
+void		 cache_count_as(struct cache *, int which);
 /* held != 0: forget everything and store nothing until released. */
 void		 cache_hold(struct cache *, int held);
 

@@ -61,6 +61,10 @@ static atomic_uint_fast64_t	 kh_failures;
 static struct histogram		 kh_calls;
 static atomic_uint_fast64_t	 refreshes[4];
 static atomic_uint_fast64_t	 alog[MX_ALOG_N];
+static atomic_uint_fast64_t	 cache_hits[MX_CACHE_N];
+static atomic_uint_fast64_t	 cache_misses[MX_CACHE_N];
+static atomic_uint_fast64_t	 changes;
+static atomic_int		 channel_up;
 
 static const char *const db_names[MX_DB_N] = {
 	[MX_DB_CONNECTED] = "ok",
@@ -241,6 +245,25 @@ metrics_accesslog(enum mx_alog what, uint64_t n)
 		inc(&alog[what], n);
 }
 
+void
+metrics_cache(enum mx_cache which, int hit)
+{
+	if ((unsigned int)which < MX_CACHE_N)
+		inc(hit ? &cache_hits[which] : &cache_misses[which], 1);
+}
+
+void
+metrics_change(void)
+{
+	inc(&changes, 1);
+}
+
+void
+metrics_change_channel(int up)
+{
+	atomic_store_explicit(&channel_up, up != 0, memory_order_relaxed);
+}
+
 /* Rendering. */
 
 static void
@@ -376,6 +399,35 @@ render_by(FILE *fp, const char *name, const char *help, const char *label,
 		    (unsigned long long)get(&v[i]));
 }
 
+static const char *const cache_names[MX_CACHE_N] = {
+	"providers", "clients", "connections",
+};
+
+static void
+render_caches(FILE *fp)
+{
+	size_t	 i;
+
+	head(fp, "dromos_broker_cache_lookups_total", "counter", "Lookups in "
+	    "the read caches (connections hold sealed values only), by "
+	    "result; a held cache (the change channel down) always misses.");
+	for (i = 0; i < MX_CACHE_N; i++)
+		fprintf(fp, "dromos_broker_cache_lookups_total{cache=\"%s\","
+		    "result=\"hit\"} %llu\n"
+		    "dromos_broker_cache_lookups_total{cache=\"%s\","
+		    "result=\"miss\"} %llu\n", cache_names[i],
+		    (unsigned long long)get(&cache_hits[i]), cache_names[i],
+		    (unsigned long long)get(&cache_misses[i]));
+	head(fp, "dromos_broker_change_notifications_total", "counter",
+	    "Changes the database announced (NOTIFY dromos_change).");
+	fprintf(fp, "dromos_broker_change_notifications_total %llu\n",
+	    (unsigned long long)get(&changes));
+	head(fp, "dromos_broker_change_channel_up", "gauge", "1 while the "
+	    "broker listens for changes and its caches serve, else 0.");
+	fprintf(fp, "dromos_broker_change_channel_up %d\n",
+	    atomic_load_explicit(&channel_up, memory_order_relaxed));
+}
+
 static void
 render_broker(FILE *fp)
 {
@@ -406,6 +458,7 @@ render_broker(FILE *fp)
 	    "log rows (credential reads) written, refused by the database, or "
 	    "dropped because the queue was full.", "outcome", alog_names, alog,
 	    0, MX_ALOG_N);
+	render_caches(fp);
 }
 
 /* name{label="names[k]"} kh[base + k - 1] for the codes 1 .. n. */

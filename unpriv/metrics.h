@@ -12,6 +12,9 @@
  *	dromos_broker_keyholder_duration_seconds		histogram
  *	dromos_broker_oauth_refreshes_total{outcome}		counter
  *	dromos_broker_accesslog_rows_total{outcome}		counter
+ *	dromos_broker_cache_lookups_total{cache,result}		counter
+ *	dromos_broker_change_notifications_total		counter
+ *	dromos_broker_change_channel_up				gauge
  *	dromos_keyholder_*	dromosd's counters (KH_METRICS, khproto.h),
  *				fetched once per scrape
  *
@@ -71,6 +74,18 @@ enum mx_alog {
 	MX_ALOG_N
 };
 void	 metrics_accesslog(enum mx_alog, uint64_t n);
+
+enum mx_cache {
+	MX_CACHE_PROVIDERS,
+	MX_CACHE_CLIENTS,
+	MX_CACHE_CONNECTIONS,
+	MX_CACHE_N
+};
+/* A lookup in one of the read caches (cache.h): hit or miss. */
+void	 metrics_cache(enum mx_cache, int hit);
+/* An announcement from the database (notify.h); the channel up or down. */
+void	 metrics_change(void);
+void	 metrics_change_channel(int up);
 
 /*
  * The exposition text, malloc'd (NULL when out of memory).  kh holds the

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "unpriv/cache.h"
 #include "unpriv/db.h"
+#include "unpriv/metrics.h"
 #include "unpriv/notify.h"
 
 struct notify {
@@ -99,8 +100,10 @@ drain(struct notify *nt, PGconn *pg)
 	if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
 		return -1;
 	while ((m = PQnotifies(pg)) != NULL) {
-		if (strcmp(m->relname, NOTIFY_CHANNEL) == 0)
+		if (strcmp(m->relname, NOTIFY_CHANNEL) == 0) {
+			metrics_change();
 			notify_apply(nt->t, nt->n, m->extra);
+		}
 		PQfreemem(m);
 	}
 	return 0;
@@ -119,6 +122,7 @@ run(void *arg)
 			/* Empty, then serve: what changed meanwhile is gone. */
 			hold_all(nt, 0);
 			atomic_store(&nt->listening, 1);
+			metrics_change_channel(1);
 			log_info("change channel: listening");
 			lost_logged = 0;
 		} else if (pg == NULL && !lost_logged) {
@@ -140,6 +144,7 @@ run(void *arg)
 		if (pg != NULL && pfd[1].revents != 0 && drain(nt, pg) == -1) {
 			/* Hold first: nothing stale is served from here on. */
 			atomic_store(&nt->listening, 0);
+			metrics_change_channel(0);
 			hold_all(nt, 1);
 			log_warnx("change channel: connection lost: %s",
 			    PQerrorMessage(pg));

@@ -287,6 +287,44 @@ def test_rotations_and_checkpoints(pgdb):
         shutil.rmtree(app.dir, ignore_errors=True)
 
 
+def test_caches_and_change_channel(app):
+    """Reads of one connection hit its cache after the first miss; a
+    change made in SQL is announced and counted, and forgets the entry."""
+    tok = app.writer
+    assert call(app, "POST", "/connections", tok, {
+        "provider": "openai", "connection": "acme-cached", "owner": "acme",
+        "credentials": {"api_key": OPENAI_KEY}})[0] == 201
+    m0 = parse(scrape(app.metrics_port))
+    assert val(m0, "dromos_broker_change_channel_up") == 1
+    for _ in range(5):
+        assert call(app, "GET", "/token/acme-cached", tok)[0] == 200
+    m1 = parse(scrape(app.metrics_port))
+
+    def delta(m_a, m_b, cache, result):
+        return (val(m_b, "dromos_broker_cache_lookups_total", cache=cache, result=result)
+                - val(m_a, "dromos_broker_cache_lookups_total", cache=cache, result=result))
+
+    assert delta(m0, m1, "connections", "miss") == 1
+    assert delta(m0, m1, "connections", "hit") == 4
+    assert delta(m0, m1, "clients", "hit") == 5
+    assert delta(m0, m1, "providers", "hit") >= 4
+    conn = psycopg2.connect(app.dsn)
+    conn.autocommit = True
+    conn.cursor().execute("UPDATE connections SET status = 'active' WHERE id = 'acme-cached'")
+    conn.close()
+    deadline = time.monotonic() + 5
+    while True:
+        m2 = parse(scrape(app.metrics_port))
+        if (val(m2, "dromos_broker_change_notifications_total")
+                > val(m1, "dromos_broker_change_notifications_total")):
+            break
+        assert time.monotonic() < deadline, "no change announced"
+        time.sleep(0.05)
+    assert call(app, "GET", "/token/acme-cached", tok)[0] == 200
+    m3 = parse(scrape(app.metrics_port))
+    assert delta(m2, m3, "connections", "miss") == 1
+
+
 def test_listener_refuses_other_requests(app):
     port = app.metrics_port
     st, hd, _ = scrape_raw(port, "POST")
