@@ -484,6 +484,8 @@ vault_keyring_refresh(struct vault *v)
 	int64_t	 gen;
 	int	 rv, loaded = 0;
 
+	if (v->pool == NULL)		/* a vault without a database */
+		return 0;
 	if ((blob = malloc(KH_BLOB_MAX)) == NULL)
 		return -1;
 	pthread_mutex_lock(&v->mtx);
