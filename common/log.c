@@ -2,6 +2,7 @@
  * One log line per event, written with a single write(2) so lines from
  * several processes sharing a descriptor never interleave.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,14 +72,29 @@ log_setfd(int fd)
 	log_fd = fd;
 }
 
+/*
+ * Every field of every line is checked: the key is lowered once, so that
+ * strstr(3) can look for the words (strcasestr(3) prepares each word
+ * again at each call).  A key too long for the copy takes the slow way.
+ */
 int
 log_key_is_secret(const char *key)
 {
-	size_t	 i;
+	char	 low[64];
+	size_t	 i, n = strlen(key);
 
-	for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
-		if (strcasestr(key, secret_words[i]) != NULL)
-			return 1;
+	if (n < sizeof(low)) {
+		for (i = 0; i <= n; i++)
+			low[i] = (char)tolower((unsigned char)key[i]);
+		for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]);
+		    i++)
+			if (strstr(low, secret_words[i]) != NULL)
+				return 1;
+	} else
+		for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]);
+		    i++)
+			if (strcasestr(key, secret_words[i]) != NULL)
+				return 1;
 	for (i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]); i++)
 		if (strcasecmp(key, secret_names[i]) == 0)
 			return 1;

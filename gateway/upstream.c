@@ -133,6 +133,17 @@ up_errname(enum up_error e)
 	return "unknown";
 }
 
+/* Empty, without writing kilobytes of header buffers. */
+void
+up_init(struct up_response *r)
+{
+	r->status = 0;
+	r->content_type[0] = r->location[0] = r->retry_after[0] =
+	    r->allow[0] = '\0';
+	r->body = NULL;
+	r->bodylen = 0;
+}
+
 void
 up_clear(struct up_response *r)
 {
@@ -140,7 +151,9 @@ up_clear(struct up_response *r)
 		explicit_bzero(r->body, r->bodylen);
 		free(r->body);
 	}
-	memset(r, 0, sizeof(*r));
+	/* A Location may carry an OAuth state: what was kept is wiped. */
+	explicit_bzero(r->location, strlen(r->location));
+	up_init(r);
 }
 
 static void
@@ -193,9 +206,16 @@ xq_remove(struct xqueue *q, struct up_xfer *x)
 static int
 tchar(int c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~",
-	    c) != NULL);
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '.': case '^': case '_':
+	case '`': case '|': case '~':
+		return 1;
+	}
+	return 0;
 }
 
 /* Keep value (trimmed) into dst if it fits and is printable. */
@@ -330,7 +350,7 @@ up_parse_head(const char *buf, size_t len, int head_request,
 	size_t		 ll;
 	int		 first = 1, http10 = 0, keepalive = 0;
 
-	memset(r, 0, sizeof(*r));
+	up_init(r);
 	memset(fr, 0, sizeof(*fr));
 	for (;;) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -996,7 +1016,7 @@ upstream_start(struct upstream *u, const struct up_request *q,
 {
 	struct up_xfer	*x;
 
-	memset(r, 0, sizeof(*r));
+	up_init(r);
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return UP_EIO;
 	if ((x->head = build_head(q, &x->headlen)) == NULL) {

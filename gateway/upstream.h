@@ -108,8 +108,10 @@ int		 upstream_pending(const struct upstream *);
 enum up_error	 upstream_do(struct upstream *, const struct up_request *,
 		    struct up_response *, int *reused);
 
-/* Wipes and frees the body. */
+/* Wipes and frees the body, wipes the kept headers. */
 void		 up_clear(struct up_response *);
+/* An empty response (up_clear() of one never filled in). */
+void		 up_init(struct up_response *);
 
 /* "connect", "io", "timeout", "protocol", "request": for metrics. */
 const char	*up_errname(enum up_error);
