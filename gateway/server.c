@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,6 +164,14 @@ owned_free(void *cls)
 	free(o);
 }
 
+/* A body handed over (the broker's answer): all its allocation wiped. */
+static void
+body_free(void *p)
+{
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
 static struct MHD_Response *
 make_response(const struct gw_answer *a)
 {
@@ -170,6 +179,18 @@ make_response(const struct gw_answer *a)
 	struct owned		*o;
 	void			*copy;
 
+	if (a->owned && a->body != NULL) {
+		copy = (void *)(uintptr_t)a->body;
+		if (a->len == 0) {
+			body_free(copy);
+			return MHD_create_response_from_buffer(0,
+			    (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
+		}
+		if ((resp = MHD_create_response_from_buffer_with_free_callback(
+		    a->len, copy, body_free)) == NULL)
+			body_free(copy);
+		return resp;
+	}
 	if (a->persistent || a->len == 0)
 		return MHD_create_response_from_buffer(a->len,
 		    (void *)(uintptr_t)(a->len ? a->body : ""),
@@ -709,8 +730,12 @@ answer(struct gw_req *r)
 	a.status = resp->status;
 	a.content_type = resp->content_type[0] != '\0' ?
 	    resp->content_type : NULL;
+	/* The body goes to the response as it is: no copy. */
 	a.body = resp->body;
 	a.len = resp->bodylen;
+	a.owned = 1;
+	resp->body = NULL;
+	resp->bodylen = 0;
 	if (resp->status >= 300 && resp->status < 400 &&
 	    resp->location[0] != '\0')
 		a.location = resp->location;
@@ -863,6 +888,15 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		    gw_nroutes, r->status, ns);
 	}
 	metrics_in_flight(-1);
+	if (r->proxy == PROXY_WAITING) {
+		/*
+		 * libmicrohttpd ends no suspended connection; should it, the
+		 * exchange in flight still points here: kept, not freed.
+		 */
+		log_warnx("a request ended while it waited for the broker");
+		*con_cls = NULL;
+		return;
+	}
 	up_clear(&r->resp);
 	if (r->body != NULL) {
 		explicit_bzero(r->body, r->bodysz);

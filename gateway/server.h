@@ -72,12 +72,18 @@ struct gw_answer {
 	const void		*body;
 	size_t			 len;
 	int			 persistent;	/* body outlives the response */
+	int			 owned;		/* body is malloc'd: given away */
 	const char		*csp;		/* NULL: GW_CSP_API */
 	const char		*location;
 	const char		*retry_after;
 	const char		*allow;
 };
 
+/*
+ * An owned body belongs to the answer from the call on, even when it
+ * fails: it is wiped and freed once sent (or at once).  Other bodies are
+ * copied unless persistent.
+ */
 enum MHD_Result	 gw_answer(struct gw_req *, const struct gw_answer *);
 enum MHD_Result	 gw_problem(struct gw_req *, unsigned int status,
 		    const char *type, const char *title, const char *detail);
