@@ -975,11 +975,13 @@ loop_main(void *arg)
 {
 	struct gw_loop		*lp = arg;
 	struct epoll_event	 ev[8];
-	int			 i, n, up_ready;
+	int			 i, n, ms, up_ready;
 
 	for (;;) {
-		log_batch_flush(&lp->log);
-		n = epoll_wait(lp->ep, ev, 8, loop_timeout(lp));
+		/* Lines wait while there is work, never while we sleep. */
+		if ((ms = loop_timeout(lp)) != 0)
+			log_batch_flush(&lp->log);
+		n = epoll_wait(lp->ep, ev, 8, ms);
 		if (n == -1 && errno != EINTR) {
 			log_warn("epoll_wait");
 			break;
