@@ -982,10 +982,8 @@ loop_main(void *arg)
 		if ((ms = loop_timeout(lp)) != 0)
 			log_batch_flush(&lp->log);
 		n = epoll_wait(lp->ep, ev, 8, ms);
-		if (n == -1 && errno != EINTR) {
-			log_warn("epoll_wait");
-			break;
-		}
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");	/* a loop must not just stop */
 		up_ready = 0;
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.u64 == EV_STOP)

@@ -98,7 +98,7 @@ struct upstream {
 	struct up_xfer		*first, *last;	/* in flight, by deadline */
 	struct xqueue		 starting;	/* for the next run */
 	struct xqueue		 waiting;	/* for a connection */
-	int			 stopping;	/* in upstream_free() */
+	int			 hold;		/* start no waiting exchange */
 };
 
 static void	xfer_send(struct up_xfer *);
@@ -165,6 +165,15 @@ xq_push(struct xqueue *q, struct up_xfer *x)
 	else
 		q->head = x;
 	q->tail = x;
+}
+
+static void
+xq_push_front(struct xqueue *q, struct up_xfer *x)
+{
+	x->qnext = q->head;
+	q->head = x;
+	if (q->tail == NULL)
+		q->tail = x;
 }
 
 static struct up_xfer *
@@ -553,18 +562,20 @@ static struct up_conn *
 dial(struct upstream *u)
 {
 	struct up_conn	*c;
-	int		 fd;
+	int		 fd, saved;
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
 		return NULL;
 	/*
 	 * A unix socket connects at once or not at all: EAGAIN is a full
-	 * backlog, an answer of its own.
+	 * backlog (the caller may wait for a connection of ours instead).
 	 */
 	if (connect(fd, (struct sockaddr *)&u->sun, sizeof(u->sun)) == -1 ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
+		saved = errno;
 		close(fd);
+		errno = saved;
 		return NULL;
 	}
 	c->u = u;
@@ -643,8 +654,11 @@ xfer_free(struct up_xfer *x)
 	free(x);
 }
 
-/* On a connection: from the pool, a new one, or none (wait, or fail). */
-static void
+/*
+ * On a connection: from the pool, a new one, or none (wait, or fail).
+ * 1 when it waits for want of a connection the broker would take.
+ */
+static int
 xfer_attach(struct up_xfer *x)
 {
 	struct upstream	*u = x->u;
@@ -655,15 +669,25 @@ xfer_attach(struct up_xfer *x)
 	else if (u->nconns >= u->maxconns) {
 		x->state = X_WAITING;
 		xq_push(&u->waiting, x);
-		return;
+		return 0;
 	} else if ((c = dial(u)) == NULL) {
+		/*
+		 * A burst the broker has not accepted yet: wait, first in
+		 * line, for one of ours to come free.
+		 */
+		if (errno == EAGAIN && u->nconns > 0) {
+			x->state = X_WAITING;
+			xq_push_front(&u->waiting, x);
+			return 1;
+		}
 		xfer_fail(x, UP_ECONNECT);
-		return;
+		return 0;
 	}
 	x->c = c;
 	c->x = x;
 	x->state = X_SENDING;
 	xfer_send(x);
+	return 0;
 }
 
 /* A connection came free: the first waiting exchange may have it. */
@@ -675,7 +699,8 @@ start_waiting(struct upstream *u)
 	while (u->waiting.head != NULL &&
 	    (u->idle != NULL || u->nconns < u->maxconns)) {
 		x = xq_pop(&u->waiting);
-		xfer_attach(x);
+		if (xfer_attach(x) == 1)
+			break;		/* until one of ours comes free */
 	}
 }
 
@@ -710,7 +735,7 @@ xfer_end(struct up_xfer *x, enum up_error e)
 		up_clear(x->r);
 	xfer_free(x);
 	done(arg, e, reused);
-	if (!u->stopping)
+	if (!u->hold)
 		start_waiting(u);
 }
 
@@ -988,7 +1013,7 @@ upstream_free(struct upstream *u)
 {
 	if (u == NULL)
 		return;
-	u->stopping = 1;
+	u->hold = 1;		/* for good */
 	while (u->first != NULL)
 		xfer_end(u->first, UP_EIO);
 	while (u->idle != NULL)
@@ -1051,8 +1076,14 @@ upstream_run(struct upstream *u, int ready)
 	uint64_t		 now;
 	int			 i, n;
 
-	while ((x = xq_pop(&u->starting)) != NULL)
-		xfer_attach(x);
+	while ((x = xq_pop(&u->starting)) != NULL) {
+		/* Behind those already waiting, whose turn comes first. */
+		if (u->waiting.head != NULL) {
+			x->state = X_WAITING;
+			xq_push(&u->waiting, x);
+		} else
+			(void)xfer_attach(x);
+	}
 	if (ready) {
 		do
 			n = epoll_wait(u->ep, ev, EVENTS, 0);
@@ -1060,9 +1091,13 @@ upstream_run(struct upstream *u, int ready)
 		for (i = 0; i < n; i++)
 			conn_event(ev[i].data.ptr);
 	}
+	/* All that are late first: a connection freed is not for them. */
 	now = now_ms();
+	u->hold = 1;
 	while ((x = u->first) != NULL && x->deadline <= now)
 		xfer_end(x, UP_ETIMEOUT);
+	u->hold = 0;
+	start_waiting(u);
 	free_dead(u);
 	if (u->first == NULL)
 		return -1;

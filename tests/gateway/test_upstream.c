@@ -605,6 +605,53 @@ test_async_free_ends_all(void **state)
 	assert_int_equal(xb.calls, 0);
 }
 
+/*
+ * A broker whose backlog is full: the first connection is queued by the
+ * kernel, the next ones would get EAGAIN; they wait for ours instead of
+ * failing at once, and end at their deadline like the first.
+ */
+static void
+test_async_backlog_full(void **state)
+{
+	struct sockaddr_un	 sun;
+	struct upstream		*u;
+	struct up_request	 q[3];
+	struct up_response	 r[3];
+	struct ended		 x[3];
+	struct pollfd		 pfd;
+	char			 path[108];
+	int			 i, lfd, ready = 0, rounds = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dromos-gwtest-full-%d.sock",
+	    (int)getpid());
+	unlink(path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	assert_true((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 0), 0);	/* and never accepts */
+	nended = 0;
+	assert_non_null(u = upstream_new(path, 300, 4));
+	for (i = 0; i < 3; i++)
+		start(u, &q[i], &r[i], &x[i]);
+	while (x[0].calls + x[1].calls + x[2].calls < 3) {
+		assert_true(++rounds < 1000);
+		(void)upstream_run(u, ready);
+		pfd.fd = upstream_fd(u);
+		pfd.events = POLLIN;
+		ready = poll(&pfd, 1, 50) > 0;
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(x[i].calls, 1);
+		assert_int_equal(x[i].e, UP_ETIMEOUT);
+	}
+	upstream_free(u);
+	close(lfd);
+	unlink(path);
+}
+
 int
 run_upstream_tests(void)
 {
@@ -621,6 +668,7 @@ run_upstream_tests(void)
 		cmocka_unit_test(test_unreachable_and_silent),
 		cmocka_unit_test(test_async_waiting),
 		cmocka_unit_test(test_async_free_ends_all),
+		cmocka_unit_test(test_async_backlog_full),
 	};
 
 	return cmocka_run_group_tests_name("upstream", tests, server_up,
