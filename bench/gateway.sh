@@ -7,7 +7,9 @@
 #
 # The gateway listens with `tls off' on loopback so that it and nginx are
 # compared on the same plain HTTP; its idle resident memory is read before
-# any load.  Goals: >= 0.40 of nginx and of pgbench -S, p99 <= 5 ms, no
+# any load.  The CPU time the gateway and the broker spend per request
+# during the bench-loadgen runs is printed too: unlike rates, it does not
+# depend much on what else the machine is doing.  Goals: >= 0.40 of nginx and of pgbench -S, p99 <= 5 ms, no
 # errors, gateway <= 20% over the direct broker call, idle RSS <= 16 MiB.
 set -eu
 name=gateway
@@ -109,7 +111,22 @@ wrk_run() {
 	[ -n "$w_rps" ] || { cat "$t/wrk.out"; failed "no wrk rate"; }
 }
 
-# bench-loadgen against a target: sets $l_rps and $l_line.
+# CPU time of a process so far, in clock ticks.
+cputicks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+hz=$(getconf CLK_TCK)
+bpid=$(ss -xlpn 2>/dev/null |
+    sed -n "s|.*$t/run/broker.sock .*pid=\([0-9]*\),.*|\1|p" | head -n 1)
+[ -n "$bpid" ] || failed "no broker process found"
+
+# Microseconds of CPU per request: ticks before, ticks after, requests.
+us_per() {
+	awk -v a="$1" -v b="$2" -v n="$3" -v hz="$hz" \
+	    'BEGIN { printf "%.1f", (n > 0 ? (b - a) / hz * 1e6 / n : 0) }'
+}
+
+# bench-loadgen against a target: sets $l_rps, $l_n and $l_line.
 loadgen_run() {
 	"$b/bench/bench-loadgen" "$@" -n "$clients" -d "$secs" \
 	    -H "Authorization: Bearer $READER" >"$t/loadgen.out" \
@@ -117,6 +134,7 @@ loadgen_run() {
 	    failed "bench-loadgen reported errors"; }
 	l_line=$(cat "$t/loadgen.out")
 	l_rps=$(sed -n 's/.* rps \([0-9.]*\) .*/\1/p' "$t/loadgen.out")
+	l_n=$(sed -n 's/^requests \([0-9]*\) .*/\1/p' "$t/loadgen.out")
 }
 
 wrk_run -s "$t/rotate.lua" "http://127.0.0.1:$gw"
@@ -125,10 +143,16 @@ wrk_run "http://127.0.0.1:$ng/token.json"
 n_rps=$w_rps; n_p50=$w_p50; n_p99=$w_p99
 
 sed 's|^|/v1|' "$t/paths" >"$t/v1paths"
+g0=$(cputicks $gpid); b0=$(cputicks $bpid)
 loadgen_run -c "127.0.0.1:$gw" -f "$t/v1paths"
+g1=$(cputicks $gpid); b1=$(cputicks $bpid)
 lg_rps=$l_rps; lg_line=$l_line
+g_cpu=$(us_per "$g0" "$g1" "$l_n"); gb_cpu=$(us_per "$b0" "$b1" "$l_n")
+b0=$(cputicks $bpid)
 loadgen_run -u "$t/run/broker.sock" -f "$t/paths"
+b1=$(cputicks $bpid)
 lb_rps=$l_rps; lb_line=$l_line
+db_cpu=$(us_per "$b0" "$b1" "$l_n")
 bench_pgbench
 
 echo "gateway: wrk GET /v1/token/{c} via gateway ($clients conns, $conns" \
@@ -143,4 +167,6 @@ echo "gateway: ratio gateway/pgbench-S = $(ratio "$g_rps" "$tps") (goal >= 0.40)
 echo "gateway: gateway's cost over the direct broker call =" \
     "$(awk -v a="$lg_rps" -v b="$lb_rps" 'BEGIN { printf "%.1f%%", (b / a - 1) * 100 }')" \
     "(goal <= 20%)"
+echo "gateway: CPU per request: gateway $g_cpu us; broker $gb_cpu us" \
+    "behind the gateway, $db_cpu us called directly"
 echo "gateway: idle RSS $rss KiB (goal <= 16384)"

@@ -2,6 +2,7 @@
  * One log line per event, written with a single write(2) so lines from
  * several processes sharing a descriptor never interleave.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,14 +72,29 @@ log_setfd(int fd)
 	log_fd = fd;
 }
 
+/*
+ * Every field of every line is checked: the key is lowered once, so that
+ * strstr(3) can look for the words (strcasestr(3) prepares each word
+ * again at each call).  A key too long for the copy takes the slow way.
+ */
 int
 log_key_is_secret(const char *key)
 {
-	size_t	 i;
+	char	 low[64];
+	size_t	 i, n = strlen(key);
 
-	for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
-		if (strcasestr(key, secret_words[i]) != NULL)
-			return 1;
+	if (n < sizeof(low)) {
+		for (i = 0; i <= n; i++)
+			low[i] = (char)tolower((unsigned char)key[i]);
+		for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]);
+		    i++)
+			if (strstr(low, secret_words[i]) != NULL)
+				return 1;
+	} else
+		for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]);
+		    i++)
+			if (strcasestr(key, secret_words[i]) != NULL)
+				return 1;
 	for (i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]); i++)
 		if (strcasecmp(key, secret_names[i]) == 0)
 			return 1;
@@ -177,20 +193,26 @@ line_add_text(struct line *l, const char *s)
 }
 
 static void
-line_flush(struct line *l)
+write_all(const char *buf, size_t len)
 {
 	ssize_t	 n;
 	size_t	 off = 0;
 
-	l->buf[l->len++] = '\n';
-	while (off < l->len) {
-		n = write(log_fd, l->buf + off, l->len - off);
+	while (off < len) {
+		n = write(log_fd, buf + off, len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		off += (size_t)n;
 	}
+}
+
+static void
+line_flush(struct line *l)
+{
+	l->buf[l->len++] = '\n';
+	write_all(l->buf, l->len);
 	explicit_bzero(l->buf, sizeof(l->buf));
 	l->len = 0;
 }
@@ -282,24 +304,64 @@ vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
+static void
+line_fields(struct line *l, va_list ap)
+{
+	const char	*k, *v;
+
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		if ((v = va_arg(ap, const char *)) == NULL)
+			v = "";
+		line_field(l, k, v);
+	}
+}
+
 void
 log_kv(enum log_level lvl, const char *msg, ...)
 {
 	struct line	 l;
 	va_list		 ap;
-	const char	*k, *v;
 
 	if (!log_wanted(lvl))
 		return;
 	line_start(&l, lvl, msg);
 	va_start(ap, msg);
-	while ((k = va_arg(ap, const char *)) != NULL) {
-		if ((v = va_arg(ap, const char *)) == NULL)
-			v = "";
-		line_field(&l, k, v);
-	}
+	line_fields(&l, ap);
 	va_end(ap);
 	line_end(&l);
+}
+
+void
+log_kv_batch(struct log_batch *b, enum log_level lvl, const char *msg, ...)
+{
+	struct line	 l;
+	va_list		 ap;
+
+	if (!log_wanted(lvl))
+		return;
+	line_start(&l, lvl, msg);
+	va_start(ap, msg);
+	line_fields(&l, ap);
+	va_end(ap);
+	if (!log_debug_mode)
+		line_add(&l, "}");
+	l.buf[l.len++] = '\n';
+	/* Whole lines only: a line never straddles two writes. */
+	if (b->len + l.len > sizeof(b->buf))
+		log_batch_flush(b);
+	memcpy(b->buf + b->len, l.buf, l.len);
+	b->len += l.len;
+	explicit_bzero(l.buf, l.len);
+}
+
+void
+log_batch_flush(struct log_batch *b)
+{
+	if (b->len == 0)
+		return;
+	write_all(b->buf, b->len);
+	explicit_bzero(b->buf, b->len);
+	b->len = 0;
 }
 
 void

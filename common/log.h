@@ -48,6 +48,24 @@ void	 fatalx(const char *, ...) LOG_FMT(1, 2) LOG_DEAD;
 void	 log_kv(enum log_level, const char *msg, ...)
 	    __attribute__((__sentinel__));
 
+/*
+ * Lines kept by one thread and written together, several in one write(2),
+ * for a busy event loop's access log.  A batch is never shared between
+ * threads; the owner flushes it before it sleeps and before it exits, so
+ * no line waits long and none is lost.  LOG_BATCH_MAX is PIPE_BUF: a
+ * batch written to a pipe never interleaves with another process's lines.
+ */
+#define LOG_BATCH_MAX	4096
+struct log_batch {
+	char	 buf[LOG_BATCH_MAX];
+	size_t	 len;
+};
+
+/* As log_kv(), into the batch (flushed first when the line does not fit). */
+void	 log_kv_batch(struct log_batch *, enum log_level, const char *msg,
+	    ...) __attribute__((__sentinel__));
+void	 log_batch_flush(struct log_batch *);
+
 /* "[redacted N bytes]" into buf; returns buf. */
 const char *log_redact(char *buf, size_t bufsz, size_t secretlen);
 

@@ -256,7 +256,7 @@ static const struct conf_keyword grammar[] = {
 	{ "client timeout", NULL, 0, conf_set_number,
 	    offsetof(struct gw_conf, client_timeout), 1, 3600, "seconds" },
 	{ "threads", NULL, 0, conf_set_number,
-	    offsetof(struct gw_conf, threads), 2, 256, NULL },
+	    offsetof(struct gw_conf, threads), 1, 64, NULL },
 };
 
 static int

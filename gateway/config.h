@@ -16,7 +16,7 @@
  *	user "_dromosgw"
  *	body limit 65536
  *	client timeout 30
- *	threads 8
+ *	threads 2
  */
 #ifndef DROMOS_GATEWAY_CONFIG_H
 #define DROMOS_GATEWAY_CONFIG_H

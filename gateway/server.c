@@ -14,6 +14,15 @@
  *	the completion callback: one access-log line, the metrics, and the
  *	    request's memory wiped (a capture's body holds credentials).
  *
+ * Event loops.  Each of a few threads runs a libmicrohttpd daemon of its
+ * own (external epoll mode, its own listening socket of a SO_REUSEPORT
+ * group, so the kernel spreads the clients) and its own connections to
+ * the broker (gateway/upstream.h), in one epoll set: a request forwarded
+ * to the broker suspends its client connection, and the broker's answer
+ * resumes it, without a thread waiting for either.  A loop keeps the
+ * access-log lines of its requests and writes them together before it
+ * sleeps and when it stops.
+ *
  * Slow clients: libmicrohttpd's connection timeout closes a connection
  * that sends nothing for the client timeout, but not one that sends a
  * byte now and then.  So each connection is tracked from the moment it
@@ -24,19 +33,25 @@
  * descriptor: a descriptor number is never shut down after reuse.
  */
 #include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -51,8 +66,13 @@
 #include "gateway/server.h"
 #include "gateway/upstream.h"
 
-#define CONN_LIMIT		1000u
-#define CONN_MEMORY		((size_t)32 * 1024)
+#define CONN_LIMIT		1000u		/* over all loops */
+#define BROKER_CONNS		256u		/* over all loops */
+/*
+ * libmicrohttpd wipes a connection's memory pool after every request, so
+ * it is kept to what a request head needs (the broker's is as small).
+ */
+#define CONN_MEMORY		((size_t)16 * 1024)
 #define TLS_PRIORITIES		"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define HSTS			"max-age=31536000"
 #define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Accept, " \
@@ -74,15 +94,35 @@ struct gw_sock {
 	struct gw_sock		*prev, *next;
 };
 
+/* What a loop's epoll events are about. */
+enum {
+	EV_MHD,
+	EV_UPSTREAM,
+	EV_STOP,
+};
+
+struct gw_loop {
+	struct gw_server	*srv;
+	struct MHD_Daemon	*mhd;
+	struct upstream		*up;		/* NULL: stopping */
+	int			 ep;
+	int			 stop;		/* an eventfd */
+	int			 up_ms;		/* the next broker deadline */
+	int			 resumed;	/* connections, this round */
+	pthread_t		 thread;
+	int			 running;
+	struct log_batch	 log;
+};
+
 struct gw_server {
 	const struct gw_conf	*conf;
-	struct MHD_Daemon	*mhd;
-	struct upstream		*up;
 	struct gw_limits	 limits;
 	int			 tls;
 	uint64_t		 timeout_ms;
 	pthread_mutex_t		 socks_mu;
 	struct gw_sock		*socks;
+	struct gw_loop		*loops;
+	unsigned int		 nloops;
 };
 
 /* A body MHD sends and then gives back to us to wipe. */
@@ -124,6 +164,14 @@ owned_free(void *cls)
 	free(o);
 }
 
+/* A body handed over (the broker's answer): all its allocation wiped. */
+static void
+body_free(void *p)
+{
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
 static struct MHD_Response *
 make_response(const struct gw_answer *a)
 {
@@ -131,6 +179,18 @@ make_response(const struct gw_answer *a)
 	struct owned		*o;
 	void			*copy;
 
+	if (a->owned && a->body != NULL) {
+		copy = (void *)(uintptr_t)a->body;
+		if (a->len == 0) {
+			body_free(copy);
+			return MHD_create_response_from_buffer(0,
+			    (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
+		}
+		if ((resp = MHD_create_response_from_buffer_with_free_callback(
+		    a->len, copy, body_free)) == NULL)
+			body_free(copy);
+		return resp;
+	}
 	if (a->persistent || a->len == 0)
 		return MHD_create_response_from_buffer(a->len,
 		    (void *)(uintptr_t)(a->len ? a->body : ""),
@@ -292,7 +352,7 @@ static void
 notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
     enum MHD_ConnectionNotificationCode code)
 {
-	struct gw_server		*srv = cls;
+	struct gw_server		*srv = ((struct gw_loop *)cls)->srv;
 	struct gw_sock			*s;
 	const union MHD_ConnectionInfo	*ci;
 
@@ -351,15 +411,23 @@ gw_server_reap(struct gw_server *srv)
 
 /* Request life cycle. */
 
+_Static_assert(offsetof(struct gw_req, resp) + sizeof(struct up_response) ==
+    sizeof(struct gw_req), "the broker's answer ends struct gw_req");
+
 static void *
 uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
+	struct gw_loop	*lp = cls;
 	struct gw_req	*r;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	/* All but the broker's answer, whose kilobytes up_init() skips. */
+	if ((r = malloc(sizeof(*r))) == NULL)
 		return NULL;
+	memset(r, 0, offsetof(struct gw_req, resp));
+	up_init(&r->resp);
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
-	r->srv = cls;
+	r->loop = lp;
+	r->srv = lp->srv;
 	r->conn = c;
 	/* Longer than any route allows: the router refuses it. */
 	r->target = strndup(uri != NULL ? uri : "", GW_TARGET_MAX + 1);
@@ -370,6 +438,7 @@ uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 struct hdr_list {
 	struct gw_hdr	 h[GW_HEADERS_MAX];
 	size_t		 n;		/* seen, even past the array */
+	const char	*reqid;		/* the first X-Request-Id */
 };
 
 static enum MHD_Result
@@ -379,6 +448,9 @@ collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	struct hdr_list	*l = cls;
 
 	(void)kind;
+	if (l->reqid == NULL && key_size == 12 &&
+	    strncasecmp(key, "X-Request-Id", 12) == 0)
+		l->reqid = value;
 	if (l->n < GW_HEADERS_MAX) {
 		l->h[l->n].name = key;
 		l->h[l->n].namelen = key_size;
@@ -523,10 +595,11 @@ begin(struct gw_server *srv, struct gw_req *r, const char *method)
 
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	hl.n = 0;
+	hl.reqid = NULL;
+	/* One pass over the headers, the request id among them. */
 	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header,
 	    &hl);
-	gw_reqid(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    "X-Request-Id"), r->request_id);
+	gw_reqid(hl.reqid, r->request_id);
 	if (gw_headers_check(hl.h, hl.n, srv->conf->body_limit, &r->hdr,
 	    &f) == -1)
 		return refusal(r, &f);
@@ -595,17 +668,32 @@ upstream_failed(struct gw_req *r, enum up_error e)
 	    "Service unavailable", "the broker cannot be reached");
 }
 
-/* Forward to the broker and pass its answer back. */
+/* The broker's answer is in (or the exchange failed): the connection on. */
+static void
+proxied(void *arg, enum up_error e, int reused)
+{
+	struct gw_req	*r = arg;
+
+	(void)reused;
+	r->upstream_ns = mono_ns() - r->upstream_t0;
+	r->upstream_error = e;
+	r->proxy = PROXY_DONE;
+	MHD_resume_connection(r->conn);
+	r->loop->resumed = 1;
+}
+
+/*
+ * Forward to the broker: the connection waits, suspended, for proxied();
+ * libmicrohttpd then calls us again and answer() passes the answer on.
+ */
 static enum MHD_Result
-proxy(struct gw_server *srv, struct gw_req *r)
+proxy(struct gw_req *r)
 {
 	struct up_request	 q;
-	struct up_response	 resp;
-	struct gw_answer	 a;
 	enum up_error		 e;
-	enum MHD_Result		 rv;
-	uint64_t		 t0;
 
+	if (r->loop->up == NULL)
+		return upstream_failed(r, UP_ECONNECT);	/* stopping */
 	memset(&q, 0, sizeof(q));
 	q.method = r->method;
 	q.target = r->match.upstream;
@@ -617,28 +705,46 @@ proxy(struct gw_server *srv, struct gw_req *r)
 		q.body = r->body;
 		q.bodylen = r->bodylen;
 	}
-	t0 = mono_ns();
-	e = upstream_do(srv->up, &q, &resp, NULL);
-	r->upstream_ns = mono_ns() - t0;
-	metrics_upstream(r->upstream_ns);
-	if (e != UP_OK)
+	r->upstream_t0 = mono_ns();
+	if ((e = upstream_start(r->loop->up, &q, &r->resp, proxied, r)) !=
+	    UP_OK)
 		return upstream_failed(r, e);
-	r->upstream_status = resp.status;
+	r->proxy = PROXY_WAITING;
+	MHD_suspend_connection(r->conn);
+	return MHD_YES;
+}
+
+static enum MHD_Result
+answer(struct gw_req *r)
+{
+	struct up_response	*resp = &r->resp;
+	struct gw_answer	 a;
+	enum MHD_Result		 rv;
+
+	r->proxy = PROXY_ANSWERED;
+	metrics_upstream(r->upstream_ns);
+	if (r->upstream_error != UP_OK)
+		return upstream_failed(r, r->upstream_error);
+	r->upstream_status = resp->status;
 	memset(&a, 0, sizeof(a));
-	a.status = resp.status;
-	a.content_type = resp.content_type[0] != '\0' ? resp.content_type :
-	    NULL;
-	a.body = resp.body;
-	a.len = resp.bodylen;
-	if (resp.status >= 300 && resp.status < 400 &&
-	    resp.location[0] != '\0')
-		a.location = resp.location;
-	if (resp.retry_after[0] != '\0')
-		a.retry_after = resp.retry_after;
-	if (resp.status == 405 && resp.allow[0] != '\0')
-		a.allow = resp.allow;
+	a.status = resp->status;
+	a.content_type = resp->content_type[0] != '\0' ?
+	    resp->content_type : NULL;
+	/* The body goes to the response as it is: no copy. */
+	a.body = resp->body;
+	a.len = resp->bodylen;
+	a.owned = 1;
+	resp->body = NULL;
+	resp->bodylen = 0;
+	if (resp->status >= 300 && resp->status < 400 &&
+	    resp->location[0] != '\0')
+		a.location = resp->location;
+	if (resp->retry_after[0] != '\0')
+		a.retry_after = resp->retry_after;
+	if (resp->status == 405 && resp->allow[0] != '\0')
+		a.allow = resp->allow;
 	rv = gw_answer(r, &a);
-	up_clear(&resp);
+	up_clear(resp);
 	return rv;
 }
 
@@ -694,7 +800,7 @@ finish(struct gw_server *srv, struct gw_req *r)
 	case GW_PROXY:
 		break;
 	}
-	return proxy(srv, r);
+	return proxy(r);
 }
 
 static enum MHD_Result
@@ -702,13 +808,17 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
-	struct gw_server	*srv = cls;
+	struct gw_server	*srv = ((struct gw_loop *)cls)->srv;
 	struct gw_req		*r = *con_cls;
 
 	(void)url;		/* decoded by MHD: we route the raw target */
 	(void)version;
 	if (r == NULL)
 		return MHD_NO;	/* out of memory in uri_log() */
+	if (r->proxy == PROXY_DONE)
+		return answer(r);
+	if (r->proxy != PROXY_NONE)
+		return MHD_YES;	/* not expected while suspended */
 	if (!r->started) {
 		r->started = 1;
 		r->conn = c;
@@ -728,6 +838,16 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url,
 	return finish(srv, r);
 }
 
+/* Nanoseconds as milliseconds with three decimals, in integers. */
+static void
+millis(char *buf, size_t len, uint64_t ns)
+{
+	uint64_t	 us = ns / 1000u;
+
+	snprintf(buf, len, "%llu.%03llu", (unsigned long long)(us / 1000u),
+	    (unsigned long long)(us % 1000u));
+}
+
 static void
 log_request(struct gw_req *r, uint64_t ns, enum MHD_RequestTerminationCode toe)
 {
@@ -735,11 +855,12 @@ log_request(struct gw_req *r, uint64_t ns, enum MHD_RequestTerminationCode toe)
 	char			 status[8], ms[32], ust[8], ums[32];
 
 	snprintf(status, sizeof(status), "%u", r->status);
-	snprintf(ms, sizeof(ms), "%.3f", (double)ns / 1e6);
+	millis(ms, sizeof(ms), ns);
 	snprintf(ust, sizeof(ust), "%u", r->upstream_status);
-	snprintf(ums, sizeof(ums), "%.3f", (double)r->upstream_ns / 1e6);
+	millis(ums, sizeof(ums), r->upstream_ns);
 	/* The route's pattern: never the raw path, never a query. */
-	log_kv(LOGL_INFO, "request", "method", r->method[0] ? r->method : "-",
+	log_kv_batch(&r->loop->log, LOGL_INFO, "request",
+	    "method", r->method[0] ? r->method : "-",
 	    "route", rt != NULL ? rt->pattern : "-", "status", status,
 	    "ms", ms, "request_id", r->request_id[0] ? r->request_id : "-",
 	    "upstream_status", r->upstream_status ? ust : "-",
@@ -752,7 +873,7 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct gw_server	*srv = cls;
+	struct gw_server	*srv = ((struct gw_loop *)cls)->srv;
 	struct gw_req		*r = *con_cls;
 	uint64_t		 ns;
 
@@ -767,12 +888,22 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		    gw_nroutes, r->status, ns);
 	}
 	metrics_in_flight(-1);
+	if (r->proxy == PROXY_WAITING) {
+		/*
+		 * libmicrohttpd ends no suspended connection; should it, the
+		 * exchange in flight still points here: kept, not freed.
+		 */
+		log_warnx("a request ended while it waited for the broker");
+		*con_cls = NULL;
+		return;
+	}
+	up_clear(&r->resp);
 	if (r->body != NULL) {
 		explicit_bzero(r->body, r->bodysz);
 		free(r->body);
 	}
 	free(r->target);
-	explicit_bzero(r, sizeof(*r));
+	explicit_bzero(r, offsetof(struct gw_req, resp));
 	free(r);
 	*con_cls = NULL;
 }
@@ -795,63 +926,233 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("httpd: %s", msg);
 }
 
-struct gw_server *
-gw_server_start(const struct gw_conf *cf, int listenfd, const char *cert,
-    const char *key, struct upstream *up, const struct gw_limits *limits,
-    unsigned int nthreads)
+/* Event loops. */
+
+static int
+loop_watch(struct gw_loop *lp, int fd, uint64_t what)
 {
-	struct gw_server	*srv;
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = what;
+	return epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* How long to sleep: until MHD's next timeout or the broker's deadline. */
+static int
+loop_timeout(struct gw_loop *lp)
+{
+	MHD_UNSIGNED_LONG_LONG	 mt;
+	int			 ms = lp->up_ms;
+
+	if (MHD_get_timeout(lp->mhd, &mt) == MHD_YES &&
+	    (ms < 0 || mt < (MHD_UNSIGNED_LONG_LONG)ms))
+		ms = mt > INT_MAX ? INT_MAX : (int)mt;
+	return ms;
+}
+
+/*
+ * One round: the broker's answers resume their connections, libmicrohttpd
+ * reads, answers and suspends, and the requests it forwarded are sent.
+ * A resumed connection is not an event of libmicrohttpd's epoll set in
+ * this mode: whoever resumes one makes MHD_run() run again.
+ */
+static void
+loop_round(struct gw_loop *lp, int up_ready)
+{
+	lp->up_ms = upstream_run(lp->up, up_ready);
+	do {
+		lp->resumed = 0;
+		MHD_run(lp->mhd);
+		if (upstream_pending(lp->up))
+			lp->up_ms = upstream_run(lp->up, 0);
+	} while (lp->resumed);
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct gw_loop		*lp = arg;
+	struct epoll_event	 ev[8];
+	int			 i, n, ms, up_ready;
+
+	for (;;) {
+		/* Lines wait while there is work, never while we sleep. */
+		if ((ms = loop_timeout(lp)) != 0)
+			log_batch_flush(&lp->log);
+		n = epoll_wait(lp->ep, ev, 8, ms);
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");	/* a loop must not just stop */
+		up_ready = 0;
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u64 == EV_STOP)
+				goto stop;
+			if (ev[i].data.u64 == EV_UPSTREAM)
+				up_ready = 1;
+		}
+		loop_round(lp, up_ready);
+	}
+ stop:
+	/* What waits for the broker is answered (503), then all is shut. */
+	upstream_free(lp->up);
+	lp->up = NULL;
+	MHD_run(lp->mhd);
+	MHD_run(lp->mhd);
+	MHD_stop_daemon(lp->mhd);
+	lp->mhd = NULL;
+	log_batch_flush(&lp->log);
+	return NULL;
+}
+
+static void
+loop_free(struct gw_loop *lp)
+{
+	if (lp->mhd != NULL)
+		MHD_stop_daemon(lp->mhd);
+	upstream_free(lp->up);
+	if (lp->ep != -1)
+		close(lp->ep);
+	if (lp->stop != -1)
+		close(lp->stop);
+	log_batch_flush(&lp->log);
+}
+
+static struct MHD_Daemon *
+loop_daemon(struct gw_loop *lp, int listenfd, const char *cert,
+    const char *key, unsigned int limit)
+{
+	struct gw_server	*srv = lp->srv;
 	unsigned int		 flags;
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL)
-		return NULL;
-	if (pthread_mutex_init(&srv->socks_mu, NULL) != 0) {
-		free(srv);
-		return NULL;
-	}
-	srv->conf = cf;
-	srv->up = up;
-	srv->limits = *limits;
-	srv->tls = cert != NULL;
-	srv->timeout_ms = cf->client_timeout * 1000u;
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	/* TURBO: read and write before polling; the sockets do not block. */
+	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
 	    MHD_USE_ERROR_LOG;
 	if (srv->tls)
 		flags |= MHD_USE_TLS;
-	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL,
-	    access_handler, srv,
+	return MHD_start_daemon(flags, 0, NULL, NULL,
+	    access_handler, lp,
 	    /* First, so that every message of MHD's comes to us. */
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listenfd,
-	    /* At least 2 (gateway.conf): a pool of one makes MHD warn. */
-	    MHD_OPTION_THREAD_POOL_SIZE, nthreads,
-	    MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cf->client_timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)srv->conf->client_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
-	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, lp,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, lp,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, lp,
 	    /* Plain HTTP: the list ends here and the TLS options go unread. */
 	    srv->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, key,
 	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
 	    MHD_OPTION_END);
-	if (srv->mhd == NULL) {
+}
+
+static int
+loop_init(struct gw_loop *lp, int listenfd, const char *cert,
+    const char *key)
+{
+	struct gw_server		*srv = lp->srv;
+	const union MHD_DaemonInfo	*di;
+	size_t				 nconns;
+
+	lp->ep = lp->stop = -1;
+	lp->up_ms = -1;
+	nconns = BROKER_CONNS / srv->nloops;
+	if ((lp->up = upstream_new(srv->conf->broker_socket,
+	    (unsigned int)srv->conf->broker_timeout * 1000u,
+	    nconns > 0 ? nconns : 1)) == NULL) {
+		log_warnx("broker socket %s: path too long, or out of memory",
+		    srv->conf->broker_socket);
+		close(listenfd);
+		return -1;
+	}
+	if ((lp->mhd = loop_daemon(lp, listenfd, cert, key,
+	    (CONN_LIMIT + srv->nloops - 1) / srv->nloops)) == NULL) {
 		log_warnx("cannot start the HTTP%s server", srv->tls ? "S" :
 		    "");
-		pthread_mutex_destroy(&srv->socks_mu);
+		close(listenfd);
+		return -1;
+	}
+	if ((di = MHD_get_daemon_info(lp->mhd,
+	    MHD_DAEMON_INFO_EPOLL_FD)) == NULL ||
+	    (lp->ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (lp->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    loop_watch(lp, di->epoll_fd, EV_MHD) == -1 ||
+	    loop_watch(lp, upstream_fd(lp->up), EV_UPSTREAM) == -1 ||
+	    loop_watch(lp, lp->stop, EV_STOP) == -1) {
+		log_warn("event loop");
+		return -1;
+	}
+	return 0;
+}
+
+struct gw_server *
+gw_server_start(const struct gw_conf *cf, const int *listenfds,
+    unsigned int nloops, const char *cert, const char *key,
+    const struct gw_limits *limits)
+{
+	struct gw_server	*srv;
+	unsigned int		 i;
+
+	if (nloops == 0 || (srv = calloc(1, sizeof(*srv))) == NULL)
+		return NULL;
+	if ((srv->loops = calloc(nloops, sizeof(*srv->loops))) == NULL ||
+	    pthread_mutex_init(&srv->socks_mu, NULL) != 0) {
+		free(srv->loops);
 		free(srv);
 		return NULL;
 	}
+	srv->conf = cf;
+	srv->limits = *limits;
+	srv->tls = cert != NULL;
+	srv->timeout_ms = cf->client_timeout * 1000u;
+	srv->nloops = nloops;
+	for (i = 0; i < nloops; i++) {
+		srv->loops[i].srv = srv;
+		srv->loops[i].ep = srv->loops[i].stop = -1;
+	}
+	for (i = 0; i < nloops; i++)
+		if (loop_init(&srv->loops[i], listenfds[i], cert, key) == -1) {
+			/* The sockets not yet given to a loop. */
+			while (++i < nloops)
+				close(listenfds[i]);
+			goto fail;
+		}
+	for (i = 0; i < nloops; i++) {
+		if ((errno = pthread_create(&srv->loops[i].thread, NULL,
+		    loop_main, &srv->loops[i])) != 0) {
+			log_warn("pthread_create");
+			goto fail;
+		}
+		srv->loops[i].running = 1;
+	}
 	return srv;
+ fail:
+	gw_server_stop(srv);
+	return NULL;
 }
 
 void
 gw_server_stop(struct gw_server *srv)
 {
+	uint64_t	 one = 1;
+	unsigned int	 i;
+
 	if (srv == NULL)
 		return;
-	MHD_stop_daemon(srv->mhd);
+	for (i = 0; i < srv->nloops; i++)
+		if (srv->loops[i].running &&
+		    write(srv->loops[i].stop, &one, sizeof(one)) !=
+		    (ssize_t)sizeof(one))
+			log_warn("cannot stop an event loop");
+	for (i = 0; i < srv->nloops; i++) {
+		if (srv->loops[i].running)
+			pthread_join(srv->loops[i].thread, NULL);
+		loop_free(&srv->loops[i]);
+	}
 	pthread_mutex_destroy(&srv->socks_mu);
+	free(srv->loops);
 	free(srv);
 }

@@ -1,6 +1,6 @@
 /*
- * The gateway's public HTTP(S) server (libmicrohttpd, epoll, a thread
- * pool): every request is checked (gateway/route.h, gateway/check.h),
+ * The gateway's public HTTP(S) server (libmicrohttpd in a few epoll event
+ * loops): every request is checked (gateway/route.h, gateway/check.h),
  * limited (gateway/ratelimit.h), then answered here or forwarded to the
  * broker (gateway/upstream.h), and logged once.
  *
@@ -20,19 +20,29 @@
 #include "gateway/check.h"
 #include "gateway/config.h"
 #include "gateway/route.h"
+#include "gateway/upstream.h"
 
 #define PROBLEM_BASE	"urn:dromos:problem:"
 
 /* The API's Content-Security-Policy; a page sets its own. */
 #define GW_CSP_API	"default-src 'none'; frame-ancestors 'none'"
 
+struct gw_loop;
 struct gw_server;
 struct ratelimit;
-struct upstream;
+
+/* A request's exchange with the broker. */
+enum gw_proxy {
+	PROXY_NONE,
+	PROXY_WAITING,		/* sent; the connection is suspended */
+	PROXY_DONE,		/* the answer (or the error) is in */
+	PROXY_ANSWERED,
+};
 
 /* One request, from its request line to its access-log line. */
 struct gw_req {
 	struct gw_server	*srv;
+	struct gw_loop		*loop;
 	struct MHD_Connection	*conn;
 	char			*target;	/* raw, as the client sent it */
 	char			 method[16];
@@ -49,6 +59,10 @@ struct gw_req {
 	unsigned int		 upstream_status;
 	uint64_t		 upstream_ns;
 	struct timespec		 start;
+	enum gw_proxy		 proxy;
+	uint64_t		 upstream_t0;
+	enum up_error		 upstream_error;
+	struct up_response	 resp;
 };
 
 /* An answer; NULL members are left out. */
@@ -58,12 +72,18 @@ struct gw_answer {
 	const void		*body;
 	size_t			 len;
 	int			 persistent;	/* body outlives the response */
+	int			 owned;		/* body is malloc'd: given away */
 	const char		*csp;		/* NULL: GW_CSP_API */
 	const char		*location;
 	const char		*retry_after;
 	const char		*allow;
 };
 
+/*
+ * An owned body belongs to the answer from the call on, even when it
+ * fails: it is wiped and freed once sent (or at once).  Other bodies are
+ * copied unless persistent.
+ */
 enum MHD_Result	 gw_answer(struct gw_req *, const struct gw_answer *);
 enum MHD_Result	 gw_problem(struct gw_req *, unsigned int status,
 		    const char *type, const char *title, const char *detail);
@@ -75,14 +95,16 @@ struct gw_limits {
 };
 
 /*
- * Serve on listenfd.  cert and key (PEM, NUL-terminated) are used during
- * the call only: the caller may wipe them afterwards.  NULL cert: plain
- * HTTP (the configuration allowed it on loopback only).
+ * Serve with nloops event loops, each on its listening socket of
+ * listenfds (one SO_REUSEPORT group), which the server owns from now on.
+ * cert and key (PEM, NUL-terminated) are used during the call only: the
+ * caller may wipe them afterwards.  NULL cert: plain HTTP (the
+ * configuration allowed it on loopback only).
  */
-struct gw_server	*gw_server_start(const struct gw_conf *, int listenfd,
+struct gw_server	*gw_server_start(const struct gw_conf *,
+			    const int *listenfds, unsigned int nloops,
 			    const char *cert, const char *key,
-			    struct upstream *, const struct gw_limits *,
-			    unsigned int nthreads);
+			    const struct gw_limits *);
 /*
  * Close connections that have not delivered a whole request within the
  * client timeout (slow clients).  Call about once a second.

@@ -1,21 +1,26 @@
 /*
- * HTTP/1.1 over the broker's unix socket, with a connection pool
- * (gateway/upstream.h).
+ * HTTP/1.1 over the broker's unix socket, with a connection pool, driven
+ * by an event loop (gateway/upstream.h).
  *
- * Sockets are blocking with send and receive timeouts: each exchange runs
- * on one of libmicrohttpd's worker threads, which waits for it anyway.
- * The request head carries the client's bearer token, so it is wiped
- * once sent; the answer may carry a credential, so its buffers are wiped
- * before they are freed.
+ * Sockets do not block.  An exchange is sent when the loop next runs us,
+ * its answer read as it comes, then it ends: its connection goes back to
+ * the pool, its callback is called.  Everything of one struct upstream
+ * happens on its loop's thread.  The request head carries the client's
+ * bearer token, so it is wiped when the exchange ends; the answer may
+ * carry a credential, so its buffers are wiped before they are freed.
+ *
+ * A connection closed while the epoll events of one run are handled may
+ * still have an event further in the list: it is marked dead (fd -1) and
+ * freed after the run.
  */
 #include <sys/types.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,19 +31,78 @@
 
 #include "gateway/upstream.h"
 
-struct idle {
-	int		 fd;
-	uint64_t	 since;		/* ms, CLOCK_MONOTONIC */
+#define EVENTS		64
+#define IN_FIRST	((size_t)4096)	/* the first read buffer of an answer */
+#define BODY_FIRST	((size_t)4096)	/* a body without a length, at first */
+
+struct up_xfer;
+
+struct up_conn {
+	struct upstream	*u;
+	struct up_conn	*prev, *next;	/* in the idle list, or the dead */
+	struct up_xfer	*x;		/* the exchange on it; NULL: idle */
+	int		 fd;		/* -1: dead, to be freed */
+	int		 pooled;	/* in the idle list */
+	int		 out;		/* EPOLLOUT is watched, not EPOLLIN */
+	uint64_t	 since;		/* idle since, ms */
+};
+
+enum xfer_state {
+	X_NEW,			/* not yet on a connection */
+	X_WAITING,		/* for a free connection */
+	X_SENDING,
+	X_RECEIVING,
+};
+
+struct up_xfer {
+	struct upstream		*u;
+	struct up_xfer		*prev, *next;	/* all of them, by deadline */
+	struct up_xfer		*qnext;		/* to start, or waiting */
+	enum xfer_state		 state;
+	struct up_conn		*c;
+	char			*head;		/* with the bearer token */
+	size_t			 headlen;
+	const unsigned char	*body;
+	size_t			 bodylen;
+	size_t			 sent;		/* of head and body */
+	int			 idempotent;
+	int			 head_request;
+	int			 reused;
+	int			 retried;
+	int			 any;		/* a byte of answer came */
+	char			*in;		/* the answer, until its head */
+	size_t			 inlen, insz;
+	int			 have_head;
+	struct up_framing	 fr;
+	unsigned char		*b;		/* the answer's body */
+	size_t			 blen, bsz;
+	struct up_response	*r;
+	uint64_t		 deadline;	/* ms */
+	up_done_fn		*done;
+	void			*arg;
+};
+
+/* A singly-linked FIFO of exchanges, through qnext. */
+struct xqueue {
+	struct up_xfer	*head, *tail;
 };
 
 struct upstream {
 	struct sockaddr_un	 sun;
 	unsigned int		 timeout_ms;
-	pthread_mutex_t		 mu;
-	struct idle		*idle;
-	size_t			 nidle;
-	size_t			 maxidle;
+	int			 ep;
+	size_t			 maxconns;
+	size_t			 nconns;	/* open, idle or busy */
+	struct up_conn		*idle;		/* most recently used first */
+	struct up_conn		*dead;
+	struct up_xfer		*first, *last;	/* in flight, by deadline */
+	struct xqueue		 starting;	/* for the next run */
+	struct xqueue		 waiting;	/* for a connection */
+	int			 hold;		/* start no waiting exchange */
 };
+
+static void	xfer_send(struct up_xfer *);
+static void	xfer_fail(struct up_xfer *, enum up_error);
 
 static uint64_t
 now_ms(void)
@@ -69,44 +133,15 @@ up_errname(enum up_error e)
 	return "unknown";
 }
 
-struct upstream *
-upstream_new(const char *path, unsigned int timeout_ms, size_t maxidle)
-{
-	struct upstream	*u;
-
-	if (strlen(path) >= sizeof(u->sun.sun_path) || timeout_ms == 0)
-		return NULL;
-	if ((u = calloc(1, sizeof(*u))) == NULL)
-		return NULL;
-	u->sun.sun_family = AF_UNIX;
-	memcpy(u->sun.sun_path, path, strlen(path) + 1);
-	u->timeout_ms = timeout_ms;
-	u->maxidle = maxidle;
-	if (maxidle > 0 && (u->idle = calloc(maxidle, sizeof(*u->idle))) ==
-	    NULL) {
-		free(u);
-		return NULL;
-	}
-	if (pthread_mutex_init(&u->mu, NULL) != 0) {
-		free(u->idle);
-		free(u);
-		return NULL;
-	}
-	return u;
-}
-
+/* Empty, without writing kilobytes of header buffers. */
 void
-upstream_free(struct upstream *u)
+up_init(struct up_response *r)
 {
-	size_t	 i;
-
-	if (u == NULL)
-		return;
-	for (i = 0; i < u->nidle; i++)
-		close(u->idle[i].fd);
-	pthread_mutex_destroy(&u->mu);
-	free(u->idle);
-	free(u);
+	r->status = 0;
+	r->content_type[0] = r->location[0] = r->retry_after[0] =
+	    r->allow[0] = '\0';
+	r->body = NULL;
+	r->bodylen = 0;
 }
 
 void
@@ -116,72 +151,63 @@ up_clear(struct up_response *r)
 		explicit_bzero(r->body, r->bodylen);
 		free(r->body);
 	}
-	memset(r, 0, sizeof(*r));
-}
-
-/* Anything readable on an idle connection means it is closing. */
-static int
-still_open(int fd)
-{
-	struct pollfd	 p = { .fd = fd, .events = POLLIN | POLLRDHUP };
-
-	return poll(&p, 1, 0) == 0;
-}
-
-/* A pooled connection that still looks alive, or -1. */
-static int
-pool_get(struct upstream *u)
-{
-	uint64_t	 now = now_ms();
-	int		 fd = -1;
-
-	pthread_mutex_lock(&u->mu);
-	while (fd == -1 && u->nidle > 0) {
-		/* Most recently used first: the least likely to be stale. */
-		u->nidle--;
-		fd = u->idle[u->nidle].fd;
-		if (now - u->idle[u->nidle].since >= UP_IDLE_MAX_MS ||
-		    !still_open(fd)) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	pthread_mutex_unlock(&u->mu);
-	return fd;
+	/* A Location may carry an OAuth state: what was kept is wiped. */
+	explicit_bzero(r->location, strlen(r->location));
+	up_init(r);
 }
 
 static void
-pool_put(struct upstream *u, int fd)
+xq_push(struct xqueue *q, struct up_xfer *x)
 {
-	pthread_mutex_lock(&u->mu);
-	if (u->nidle < u->maxidle) {
-		u->idle[u->nidle].fd = fd;
-		u->idle[u->nidle].since = now_ms();
-		u->nidle++;
-		fd = -1;
-	}
-	pthread_mutex_unlock(&u->mu);
-	if (fd != -1)
-		close(fd);
+	x->qnext = NULL;
+	if (q->tail != NULL)
+		q->tail->qnext = x;
+	else
+		q->head = x;
+	q->tail = x;
 }
 
-static int
-dial(struct upstream *u)
+static void
+xq_push_front(struct xqueue *q, struct up_xfer *x)
 {
-	struct timeval	 tv;
-	int		 fd;
+	x->qnext = q->head;
+	q->head = x;
+	if (q->tail == NULL)
+		q->tail = x;
+}
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	tv.tv_sec = (time_t)(u->timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(u->timeout_ms % 1000) * 1000;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-	    connect(fd, (struct sockaddr *)&u->sun, sizeof(u->sun)) == -1) {
-		close(fd);
-		return -1;
+static struct up_xfer *
+xq_pop(struct xqueue *q)
+{
+	struct up_xfer	*x;
+
+	if ((x = q->head) != NULL) {
+		q->head = x->qnext;
+		if (q->head == NULL)
+			q->tail = NULL;
+		x->qnext = NULL;
 	}
-	return fd;
+	return x;
+}
+
+/* Take x out of q, wherever it is. */
+static void
+xq_remove(struct xqueue *q, struct up_xfer *x)
+{
+	struct up_xfer	*p, *prev = NULL;
+
+	for (p = q->head; p != NULL; prev = p, p = p->qnext) {
+		if (p != x)
+			continue;
+		if (prev != NULL)
+			prev->qnext = p->qnext;
+		else
+			q->head = p->qnext;
+		if (q->tail == p)
+			q->tail = prev;
+		p->qnext = NULL;
+		return;
+	}
 }
 
 /* Response head parsing. */
@@ -189,9 +215,16 @@ dial(struct upstream *u)
 static int
 tchar(int c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~",
-	    c) != NULL);
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '.': case '^': case '_':
+	case '`': case '|': case '~':
+		return 1;
+	}
+	return 0;
 }
 
 /* Keep value (trimmed) into dst if it fits and is printable. */
@@ -326,7 +359,7 @@ up_parse_head(const char *buf, size_t len, int head_request,
 	size_t		 ll;
 	int		 first = 1, http10 = 0, keepalive = 0;
 
-	memset(r, 0, sizeof(*r));
+	up_init(r);
 	memset(fr, 0, sizeof(*fr));
 	for (;;) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -459,203 +492,659 @@ build_head(const struct up_request *q, size_t *lenp)
 	return o.buf;
 }
 
-static enum up_error
-send_all(int fd, const char *head, size_t headlen, const unsigned char *body,
-    size_t bodylen)
+
+/* Connections. */
+
+static void
+idle_unlink(struct upstream *u, struct up_conn *c)
 {
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		u->idle = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	c->pooled = 0;
+}
+
+/* Closed now, freed after the run (an event may still point at it). */
+static void
+conn_close(struct up_conn *c)
+{
+	struct upstream	*u = c->u;
+
+	if (c->pooled)
+		idle_unlink(u, c);
+	c->x = NULL;
+	close(c->fd);
+	c->fd = -1;
+	c->next = u->dead;
+	u->dead = c;
+	u->nconns--;
+}
+
+static void
+conn_idle(struct up_conn *c)
+{
+	struct upstream	*u = c->u;
+
+	c->x = NULL;
+	c->pooled = 1;
+	c->since = now_ms();
+	c->prev = NULL;
+	c->next = u->idle;
+	if (u->idle != NULL)
+		u->idle->prev = c;
+	u->idle = c;
+}
+
+/*
+ * A connection's events: EPOLLIN while it waits for an answer or idles
+ * (an idle one speaks only to close), EPOLLOUT alone while a request
+ * waits for room, so that an early answer cannot keep waking us.
+ */
+static int
+watch(struct up_conn *c, int op, int out)
+{
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = out ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
+	ev.data.ptr = c;
+	if (epoll_ctl(c->u->ep, op, c->fd, &ev) == -1)
+		return -1;
+	c->out = out;
+	return 0;
+}
+
+static struct up_conn *
+dial(struct upstream *u)
+{
+	struct up_conn	*c;
+	int		 fd, saved;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return NULL;
+	/*
+	 * A unix socket connects at once or not at all: EAGAIN is a full
+	 * backlog (the caller may wait for a connection of ours instead).
+	 */
+	if (connect(fd, (struct sockaddr *)&u->sun, sizeof(u->sun)) == -1 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	c->u = u;
+	c->fd = fd;
+	if (watch(c, EPOLL_CTL_ADD, 0) == -1) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	u->nconns++;
+	return c;
+}
+
+/* Anything readable on an idle connection means it is closing. */
+static int
+still_open(int fd)
+{
+	struct pollfd	 p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 0) == 0;
+}
+
+/* A pooled connection that may be used, or NULL. */
+static struct up_conn *
+pool_take(struct upstream *u, int check)
+{
+	struct up_conn	*c;
+	uint64_t	 now;
+
+	if (u->idle == NULL)
+		return NULL;
+	now = now_ms();
+	while ((c = u->idle) != NULL) {
+		idle_unlink(u, c);
+		if (now - c->since < UP_IDLE_MAX_MS &&
+		    (!check || still_open(c->fd)))
+			return c;
+		conn_close(c);
+	}
+	return NULL;
+}
+
+/* Exchanges. */
+
+static void
+xfer_unlink(struct up_xfer *x)
+{
+	struct upstream	*u = x->u;
+
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		u->first = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	else
+		u->last = x->prev;
+	x->prev = x->next = NULL;
+}
+
+static void
+xfer_free(struct up_xfer *x)
+{
+	if (x->head != NULL) {
+		explicit_bzero(x->head, x->headlen);
+		free(x->head);
+	}
+	if (x->in != NULL) {
+		explicit_bzero(x->in, x->inlen);
+		free(x->in);
+	}
+	if (x->b != NULL) {
+		explicit_bzero(x->b, x->blen);
+		free(x->b);
+	}
+	free(x);
+}
+
+/*
+ * On a connection: from the pool, a new one, or none (wait, or fail).
+ * 1 when it waits for want of a connection the broker would take.
+ */
+static int
+xfer_attach(struct up_xfer *x)
+{
+	struct upstream	*u = x->u;
+	struct up_conn	*c;
+
+	if ((c = pool_take(u, !x->idempotent)) != NULL)
+		x->reused = 1;
+	else if (u->nconns >= u->maxconns) {
+		x->state = X_WAITING;
+		xq_push(&u->waiting, x);
+		return 0;
+	} else if ((c = dial(u)) == NULL) {
+		/*
+		 * A burst the broker has not accepted yet: wait, first in
+		 * line, for one of ours to come free.
+		 */
+		if (errno == EAGAIN && u->nconns > 0) {
+			x->state = X_WAITING;
+			xq_push_front(&u->waiting, x);
+			return 1;
+		}
+		xfer_fail(x, UP_ECONNECT);
+		return 0;
+	}
+	x->c = c;
+	c->x = x;
+	x->state = X_SENDING;
+	xfer_send(x);
+	return 0;
+}
+
+/* A connection came free: the first waiting exchange may have it. */
+static void
+start_waiting(struct upstream *u)
+{
+	struct up_xfer	*x;
+
+	while (u->waiting.head != NULL &&
+	    (u->idle != NULL || u->nconns < u->maxconns)) {
+		x = xq_pop(&u->waiting);
+		if (xfer_attach(x) == 1)
+			break;		/* until one of ours comes free */
+	}
+}
+
+/* The end: the connection kept or closed, the callback called. */
+static void
+xfer_end(struct up_xfer *x, enum up_error e)
+{
+	struct upstream	*u = x->u;
+	struct up_conn	*c = x->c;
+	up_done_fn	*done = x->done;
+	void		*arg = x->arg;
+	int		 reused = x->reused;
+
+	if (c != NULL) {
+		if (e == UP_OK && !x->fr.close &&
+		    (!c->out || watch(c, EPOLL_CTL_MOD, 0) == 0))
+			conn_idle(c);
+		else
+			conn_close(c);
+		x->c = NULL;
+	}
+	if (x->state == X_WAITING)
+		xq_remove(&u->waiting, x);
+	else if (x->state == X_NEW)
+		xq_remove(&u->starting, x);
+	xfer_unlink(x);
+	if (e == UP_OK) {
+		x->r->body = x->b;
+		x->r->bodylen = x->blen;
+		x->b = NULL;
+	} else
+		up_clear(x->r);
+	xfer_free(x);
+	done(arg, e, reused);
+	if (!u->hold)
+		start_waiting(u);
+}
+
+/*
+ * A failure.  A pooled connection that fails before any byte of answer
+ * was likely closed by the broker meanwhile: an idempotent request is
+ * sent once more, on a new connection.
+ */
+static void
+xfer_fail(struct up_xfer *x, enum up_error e)
+{
+	struct up_conn	*c;
+
+	if (e != UP_EIO || !x->reused || x->any || !x->idempotent ||
+	    x->retried || x->c == NULL) {
+		xfer_end(x, e);
+		return;
+	}
+	conn_close(x->c);
+	x->c = NULL;
+	x->retried = 1;
+	x->reused = 0;
+	x->sent = 0;
+	x->inlen = 0;
+	if ((c = dial(x->u)) == NULL) {
+		xfer_end(x, UP_ECONNECT);
+		return;
+	}
+	x->c = c;
+	c->x = x;
+	x->state = X_SENDING;
+	xfer_send(x);
+}
+
+static void
+xfer_send(struct up_xfer *x)
+{
+	struct up_conn	*c = x->c;
 	struct iovec	 iov[2];
 	struct msghdr	 msg;
-	size_t		 done = 0, total = headlen + bodylen, off;
+	size_t		 off;
 	ssize_t		 n;
 
-	while (done < total) {
+	while (x->sent < x->headlen + x->bodylen) {
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = iov;
-		if (done < headlen) {
-			iov[0].iov_base = (void *)(uintptr_t)(head + done);
-			iov[0].iov_len = headlen - done;
-			iov[1].iov_base = (void *)(uintptr_t)body;
-			iov[1].iov_len = bodylen;
-			msg.msg_iovlen = bodylen > 0 ? 2 : 1;
+		if (x->sent < x->headlen) {
+			iov[0].iov_base = x->head + x->sent;
+			iov[0].iov_len = x->headlen - x->sent;
+			iov[1].iov_base = (void *)(uintptr_t)x->body;
+			iov[1].iov_len = x->bodylen;
+			msg.msg_iovlen = x->bodylen > 0 ? 2 : 1;
 		} else {
-			off = done - headlen;
-			iov[0].iov_base = (void *)(uintptr_t)(body + off);
-			iov[0].iov_len = bodylen - off;
+			off = x->sent - x->headlen;
+			iov[0].iov_base = (void *)(uintptr_t)(x->body + off);
+			iov[0].iov_len = x->bodylen - off;
 			msg.msg_iovlen = 1;
 		}
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1)
-			return errno == EAGAIN || errno == EWOULDBLOCK ?
-			    UP_ETIMEOUT : UP_EIO;
-		done += (size_t)n;
-	}
-	return UP_OK;
-}
-
-/* Receiving. */
-
-static enum up_error
-recv_some(int fd, void *buf, size_t len, size_t *got)
-{
-	ssize_t	 n;
-
-	do
-		n = recv(fd, buf, len, 0);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? UP_ETIMEOUT :
-		    UP_EIO;
-	*got = (size_t)n;
-	return UP_OK;
-}
-
-/* The body after the head; extra is what the head's reads already got. */
-static enum up_error
-read_body(int fd, struct up_framing *fr, const char *extra, size_t nextra,
-    struct up_response *r)
-{
-	unsigned char	*b, *nb;
-	size_t		 sz, len = 0, got;
-	enum up_error	 e;
-
-	if (fr->has_length) {
-		if (nextra > fr->length)
-			fr->close = 1;	/* bytes nobody asked for */
-		if (fr->length == 0)
-			return UP_OK;
-		if ((b = malloc((size_t)fr->length)) == NULL)
-			return UP_EIO;
-		len = nextra < fr->length ? nextra : (size_t)fr->length;
-		memcpy(b, extra, len);
-		while (len < fr->length) {
-			if ((e = recv_some(fd, b + len, (size_t)fr->length -
-			    len, &got)) != UP_OK || got == 0) {
-				explicit_bzero(b, len);
-				free(b);
-				return e != UP_OK ? e : UP_EIO;
-			}
-			len += got;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* The rest when the socket has room. */
+			if (!c->out && watch(c, EPOLL_CTL_MOD, 1) == -1)
+				xfer_fail(x, UP_EIO);
+			return;
 		}
-		r->body = b;
-		r->bodylen = len;
+		if (n == -1) {
+			xfer_fail(x, UP_EIO);
+			return;
+		}
+		x->sent += (size_t)n;
+	}
+	if (c->out && watch(c, EPOLL_CTL_MOD, 0) == -1) {
+		xfer_fail(x, UP_EIO);
+		return;
+	}
+	x->state = X_RECEIVING;
+}
+
+/* The head is in: where the body goes, and what of it came already. */
+static enum up_error
+body_begin(struct up_xfer *x)
+{
+	const char	*extra = x->in + x->fr.headlen;
+	size_t		 nextra = x->inlen - x->fr.headlen;
+
+	if (x->fr.has_length) {
+		if (nextra > x->fr.length)
+			x->fr.close = 1;	/* bytes nobody asked for */
+		if (x->fr.length == 0)
+			return UP_OK;
+		x->bsz = (size_t)x->fr.length;
+		if (nextra > x->bsz)
+			nextra = x->bsz;
+	} else {
+		/* No length: the body ends with the connection. */
+		x->fr.close = 1;
+		x->bsz = nextra > BODY_FIRST ? nextra : BODY_FIRST;
+	}
+	if ((x->b = malloc(x->bsz)) == NULL)
+		return UP_EIO;
+	memcpy(x->b, extra, nextra);
+	x->blen = nextra;
+	return UP_OK;
+}
+
+/* Room for the next read: the head's buffer or the body's, grown. */
+static enum up_error
+room(struct up_xfer *x, char **p, size_t *len)
+{
+	unsigned char	*nb;
+	char		*ni;
+	size_t		 nsz;
+
+	if (!x->have_head) {
+		if (x->inlen == x->insz) {
+			/* up_parse_head() refuses a head of UP_HEAD_MAX. */
+			nsz = x->insz ? x->insz * 2 : IN_FIRST;
+			if (nsz > UP_HEAD_MAX)
+				nsz = UP_HEAD_MAX;
+			if ((ni = malloc(nsz)) == NULL)
+				return UP_EIO;
+			if (x->in != NULL) {
+				memcpy(ni, x->in, x->inlen);
+				explicit_bzero(x->in, x->inlen);
+				free(x->in);
+			}
+			x->in = ni;
+			x->insz = nsz;
+		}
+		*p = x->in + x->inlen;
+		*len = x->insz - x->inlen;
 		return UP_OK;
 	}
-	/* No length: the body ends with the connection. */
-	fr->close = 1;
-	sz = nextra > 4096 ? nextra : 4096;
-	if ((b = malloc(sz)) == NULL)
-		return UP_EIO;
-	memcpy(b, extra, nextra);
-	len = nextra;
-	for (;;) {
-		if (len == sz) {
-			if (sz >= UP_BODY_MAX ||
-			    (nb = malloc(sz * 2 > UP_BODY_MAX ? UP_BODY_MAX :
-			    sz * 2)) == NULL) {
-				explicit_bzero(b, len);
-				free(b);
-				return sz >= UP_BODY_MAX ? UP_EPROTO : UP_EIO;
-			}
-			memcpy(nb, b, len);
-			explicit_bzero(b, len);
-			free(b);
-			b = nb;
-			sz = sz * 2 > UP_BODY_MAX ? UP_BODY_MAX : sz * 2;
-		}
-		if ((e = recv_some(fd, b + len, sz - len, &got)) != UP_OK) {
-			explicit_bzero(b, len);
-			free(b);
-			return e;
-		}
-		if (got == 0)
-			break;
-		len += got;
+	if (x->blen == x->bsz) {
+		/* Only without a length: a length is read exactly. */
+		if (x->bsz >= UP_BODY_MAX)
+			return UP_EPROTO;
+		nsz = x->bsz * 2 > UP_BODY_MAX ? UP_BODY_MAX : x->bsz * 2;
+		if ((nb = malloc(nsz)) == NULL)
+			return UP_EIO;
+		memcpy(nb, x->b, x->blen);
+		explicit_bzero(x->b, x->blen);
+		free(x->b);
+		x->b = nb;
+		x->bsz = nsz;
 	}
-	r->body = b;
-	r->bodylen = len;
+	*p = (char *)x->b + x->blen;
+	*len = x->bsz - x->blen;
 	return UP_OK;
 }
 
-/* One request and its response on fd; *any: a byte of answer came. */
-static enum up_error
-exchange(int fd, const struct up_request *q, const char *head, size_t headlen,
-    struct up_response *r, int *close_after, int *any)
+/* Bytes came in: 1 when the answer is whole, 0 for more, or an error. */
+static int
+took(struct up_xfer *x, size_t n, enum up_error *e)
 {
-	char		 buf[UP_HEAD_MAX];
-	struct up_framing fr;
-	size_t		 len = 0, got;
-	enum up_error	 e;
-	int		 rv = 0;
+	int	 rv;
 
-	*any = 0;
-	if ((e = send_all(fd, head, headlen, q->body, q->bodylen)) != UP_OK)
-		return e;
-	while (rv == 0) {
-		if ((e = recv_some(fd, buf + len, sizeof(buf) - len, &got)) !=
-		    UP_OK)
-			goto out;
-		if (got == 0) {
+	if (x->have_head) {
+		x->blen += n;
+		return x->fr.has_length && x->blen == x->fr.length;
+	}
+	x->inlen += n;
+	rv = up_parse_head(x->in, x->inlen, x->head_request, x->r, &x->fr);
+	if (rv == -1) {
+		*e = UP_EPROTO;
+		return -1;
+	}
+	if (rv == 0)
+		return 0;
+	x->have_head = 1;
+	if ((*e = body_begin(x)) != UP_OK)
+		return -1;
+	return x->fr.has_length && x->blen == x->fr.length;
+}
+
+static void
+xfer_recv(struct up_xfer *x)
+{
+	enum up_error	 e = UP_OK;
+	char		*p;
+	size_t		 len;
+	ssize_t		 n;
+	int		 rv;
+
+	for (;;) {
+		if ((e = room(x, &p, &len)) != UP_OK)
+			break;
+		n = recv(x->c->fd, p, len, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == -1) {
 			e = UP_EIO;
-			goto out;
+			break;
 		}
-		*any = 1;
-		len += got;
-		if ((rv = up_parse_head(buf, len, strcmp(q->method, "HEAD") ==
-		    0, r, &fr)) == -1) {
-			e = UP_EPROTO;
-			goto out;
+		if (n == 0) {
+			/* The end of a body without a length, or too soon. */
+			if (x->have_head && !x->fr.has_length) {
+				xfer_end(x, UP_OK);
+				return;
+			}
+			e = UP_EIO;
+			break;
+		}
+		x->any = 1;
+		if ((rv = took(x, (size_t)n, &e)) == -1)
+			break;
+		if (rv == 1) {
+			xfer_end(x, UP_OK);
+			return;
 		}
 	}
-	e = read_body(fd, &fr, buf + fr.headlen, len - fr.headlen, r);
-	*close_after = fr.close;
- out:
-	explicit_bzero(buf, len);
-	return e;
+	xfer_fail(x, e);
+}
+
+/* An event on a connection: its state says what to do. */
+static void
+conn_event(struct up_conn *c)
+{
+	struct up_xfer	*x = c->x;
+
+	if (c->fd == -1)
+		return;			/* closed earlier in this run */
+	if (x == NULL) {
+		/* An idle connection speaks: the broker is closing it. */
+		conn_close(c);
+		start_waiting(c->u);
+		return;
+	}
+	if (x->state == X_SENDING)
+		xfer_send(x);
+	else
+		xfer_recv(x);
+}
+
+static void
+free_dead(struct upstream *u)
+{
+	struct up_conn	*c;
+
+	while ((c = u->dead) != NULL) {
+		u->dead = c->next;
+		free(c);
+	}
+}
+
+/* The interface. */
+
+struct upstream *
+upstream_new(const char *path, unsigned int timeout_ms, size_t maxconns)
+{
+	struct upstream	*u;
+
+	if (strlen(path) >= sizeof(u->sun.sun_path) || timeout_ms == 0 ||
+	    maxconns == 0)
+		return NULL;
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->sun.sun_family = AF_UNIX;
+	memcpy(u->sun.sun_path, path, strlen(path) + 1);
+	u->timeout_ms = timeout_ms;
+	u->maxconns = maxconns;
+	if ((u->ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void
+upstream_free(struct upstream *u)
+{
+	if (u == NULL)
+		return;
+	u->hold = 1;		/* for good */
+	while (u->first != NULL)
+		xfer_end(u->first, UP_EIO);
+	while (u->idle != NULL)
+		conn_close(u->idle);
+	free_dead(u);
+	close(u->ep);
+	free(u);
+}
+
+int
+upstream_fd(const struct upstream *u)
+{
+	return u->ep;
+}
+
+int
+upstream_pending(const struct upstream *u)
+{
+	return u->starting.head != NULL;
+}
+
+enum up_error
+upstream_start(struct upstream *u, const struct up_request *q,
+    struct up_response *r, up_done_fn *done, void *arg)
+{
+	struct up_xfer	*x;
+
+	up_init(r);
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return UP_EIO;
+	if ((x->head = build_head(q, &x->headlen)) == NULL) {
+		free(x);
+		return UP_EINVAL;
+	}
+	x->u = u;
+	x->body = q->body;
+	x->bodylen = q->bodylen;
+	x->idempotent = method_idempotent(q->method);
+	x->head_request = strcmp(q->method, "HEAD") == 0;
+	x->r = r;
+	x->done = done;
+	x->arg = arg;
+	x->deadline = now_ms() + u->timeout_ms;
+	/* Deadlines only grow: the list stays in their order. */
+	x->prev = u->last;
+	if (u->last != NULL)
+		u->last->next = x;
+	else
+		u->first = x;
+	u->last = x;
+	xq_push(&u->starting, x);
+	return UP_OK;
+}
+
+int
+upstream_run(struct upstream *u, int ready)
+{
+	struct epoll_event	 ev[EVENTS];
+	struct up_xfer		*x;
+	uint64_t		 now;
+	int			 i, n;
+
+	while ((x = xq_pop(&u->starting)) != NULL) {
+		/* Behind those already waiting, whose turn comes first. */
+		if (u->waiting.head != NULL) {
+			x->state = X_WAITING;
+			xq_push(&u->waiting, x);
+		} else
+			(void)xfer_attach(x);
+	}
+	if (ready) {
+		do
+			n = epoll_wait(u->ep, ev, EVENTS, 0);
+		while (n == -1 && errno == EINTR);
+		for (i = 0; i < n; i++)
+			conn_event(ev[i].data.ptr);
+	}
+	/* All that are late first: a connection freed is not for them. */
+	now = now_ms();
+	u->hold = 1;
+	while ((x = u->first) != NULL && x->deadline <= now)
+		xfer_end(x, UP_ETIMEOUT);
+	u->hold = 0;
+	start_waiting(u);
+	free_dead(u);
+	if (u->first == NULL)
+		return -1;
+	return (int)(u->first->deadline - now);
+}
+
+struct waiter {
+	int		 finished;
+	enum up_error	 e;
+	int		 reused;
+};
+
+static void
+waited(void *arg, enum up_error e, int reused)
+{
+	struct waiter	*w = arg;
+
+	w->finished = 1;
+	w->e = e;
+	w->reused = reused;
 }
 
 enum up_error
 upstream_do(struct upstream *u, const struct up_request *q,
     struct up_response *r, int *reusedp)
 {
-	char		*head;
-	size_t		 headlen = 0;
-	enum up_error	 e = UP_ECONNECT;
-	int		 attempt, fd, reused, close_after, any;
+	struct waiter	 w;
+	struct pollfd	 pfd;
+	enum up_error	 e;
+	int		 ms, ready = 0;
 
-	memset(r, 0, sizeof(*r));
+	memset(&w, 0, sizeof(w));
 	if (reusedp != NULL)
 		*reusedp = 0;
-	if ((head = build_head(q, &headlen)) == NULL)
-		return UP_EINVAL;
-	for (attempt = 0; attempt < 2; attempt++) {
-		reused = 0;
-		close_after = 0;
-		if (attempt == 0 && (fd = pool_get(u)) != -1)
-			reused = 1;
-		else if ((fd = dial(u)) == -1) {
-			e = UP_ECONNECT;
+	if ((e = upstream_start(u, q, r, waited, &w)) != UP_OK)
+		return e;
+	for (;;) {
+		ms = upstream_run(u, ready);
+		if (w.finished)
 			break;
-		}
-		e = exchange(fd, q, head, headlen, r, &close_after, &any);
-		if (e == UP_OK) {
-			if (close_after)
-				close(fd);
-			else
-				pool_put(u, fd);
-			if (reusedp != NULL)
-				*reusedp = reused;
-			break;
-		}
-		close(fd);
-		up_clear(r);
-		/* A stale pooled connection: once more, on a new one. */
-		if (!(reused && !any && e == UP_EIO &&
-		    method_idempotent(q->method)))
-			break;
+		pfd.fd = u->ep;
+		pfd.events = POLLIN;
+		if ((ready = poll(&pfd, 1, ms)) == -1 && errno != EINTR)
+			ready = 0;
+		ready = ready > 0;
 	}
-	explicit_bzero(head, headlen);
-	free(head);
-	return e;
+	if (reusedp != NULL)
+		*reusedp = w.reused;
+	return w.e;
 }

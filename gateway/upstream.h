@@ -5,11 +5,13 @@
  * The broker is libmicrohttpd answering from buffers: every answer has a
  * Content-Length (or ends with the connection).  So the client is small:
  * one request, one response, then the connection goes back to the pool
- * unless either side said "Connection: close".  A pooled connection the
- * broker has closed meanwhile is noticed before use (it polls readable);
- * if one fails anyway before any byte of an answer, an idempotent request
- * is sent once more on a new connection.  Idle connections are closed
- * after UP_IDLE_MAX_MS, before the broker's own idle timeout would.
+ * unless either side said "Connection: close".  Idle connections stay in
+ * the epoll set, so one the broker closes is closed here when it says so;
+ * if a pooled connection fails anyway before any byte of an answer, an
+ * idempotent request is sent once more on a new connection (a request
+ * that is not idempotent first checks that its pooled connection is still
+ * open).  Idle connections are not reused after UP_IDLE_MAX_MS, before
+ * the broker's own idle timeout.
  *
  * Only the response headers the gateway passes on are kept: Content-Type,
  * Location, Retry-After and Allow.
@@ -66,17 +68,50 @@ struct up_framing {
 
 struct upstream;
 
-/* NULL if the path does not fit a sockaddr_un, or out of memory. */
-struct upstream	*upstream_new(const char *path, unsigned int timeout_ms,
-		    size_t maxidle);
-void		 upstream_free(struct upstream *);
+/*
+ * Asynchronous exchanges, for an event loop.  A struct upstream belongs
+ * to one thread: its connections, the epoll set that watches them
+ * (upstream_fd()) and the exchanges in flight, all without locks.
+ *
+ * upstream_start() takes a request and returns at once: UP_OK, and
+ * done(arg, error, reused) is called later, exactly once, from
+ * upstream_run() or upstream_free(), with resp filled in when error is
+ * UP_OK; or an error (UP_EINVAL), and done is never called.  The
+ * request's strings are copied; its body is not, and must stay until
+ * done is called.  The loop calls upstream_run() when upstream_fd() is
+ * readable (ready 1) and after it started exchanges (ready 0): it sends
+ * what waits to be sent, reads what came, ends what timed out, and
+ * returns the milliseconds until the next deadline (-1: none).
+ *
+ * At most maxconns connections are open; an exchange that finds none
+ * free waits for one, its deadline running.
+ */
+typedef void	 up_done_fn(void *arg, enum up_error, int reused);
 
-/* One exchange.  On UP_OK, resp is filled in; release it with up_clear. */
+/* NULL if the path does not fit a sockaddr_un, or out of resources. */
+struct upstream	*upstream_new(const char *path, unsigned int timeout_ms,
+		    size_t maxconns);
+/* Ends every exchange still in flight with UP_EIO first. */
+void		 upstream_free(struct upstream *);
+int		 upstream_fd(const struct upstream *);
+enum up_error	 upstream_start(struct upstream *, const struct up_request *,
+		    struct up_response *, up_done_fn *, void *arg);
+int		 upstream_run(struct upstream *, int ready);
+/* Does upstream_run(u, 0) have exchanges to start? */
+int		 upstream_pending(const struct upstream *);
+
+/*
+ * One exchange, waiting for it: the same machinery driven by poll(2),
+ * for callers without a loop (and the tests).  On UP_OK, resp is filled
+ * in; release it with up_clear.
+ */
 enum up_error	 upstream_do(struct upstream *, const struct up_request *,
 		    struct up_response *, int *reused);
 
-/* Wipes and frees the body. */
+/* Wipes and frees the body, wipes the kept headers. */
 void		 up_clear(struct up_response *);
+/* An empty response (up_clear() of one never filled in). */
+void		 up_init(struct up_response *);
 
 /* "connect", "io", "timeout", "protocol", "request": for metrics. */
 const char	*up_errname(enum up_error);

@@ -1,4 +1,9 @@
-/* Unit tests for common/log.c: JSON shape, escaping, redaction, levels. */
+/*
+ * Unit tests for common/log.c: JSON shape, escaping, redaction, levels,
+ * batches of lines.
+ */
+#include <sys/ioctl.h>
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,6 +115,63 @@ test_kv_redacts_secrets(void **state)
 	assert_non_null(strstr(out, "\"client_secret\":\"[redacted]\""));
 }
 
+/* Bytes waiting in the pipe. */
+static int
+pending(int fd)
+{
+	int	 n = -1;
+
+	assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+	return n;
+}
+
+static void
+test_batch(void **state)
+{
+	struct log_batch	 b;
+	int			 fds[2], i, lines = 0;
+	char			 num[16];
+	const char		*out, *p, *nl;
+
+	(void)state;
+	log_init(0, 0);
+	memset(&b, 0, sizeof(b));
+	capture_begin(fds);
+	log_kv_batch(&b, LOGL_INFO, "request", "n", "first", "Authorization",
+	    "Bearer dro_abc", "a_field_name_much_longer_than_sixty_four_"
+	    "characters_ending_in_Password", "hunter2", NULL);
+	/* Kept, not written; a debug line is not kept at all. */
+	assert_true(b.len > 0);
+	assert_int_equal(pending(fds[0]), 0);
+	i = (int)b.len;
+	log_kv_batch(&b, LOGL_DEBUG, "chatter", NULL);
+	assert_int_equal((int)b.len, i);
+	/* More than a batch holds: whole lines are written as it fills. */
+	for (i = 0; i < 40; i++) {
+		snprintf(num, sizeof(num), "%d", i);
+		log_kv_batch(&b, LOGL_INFO, "request", "n", num, "route",
+		    "/v1/token/{connection}", "status", "200", NULL);
+	}
+	assert_true(pending(fds[0]) > 0);
+	assert_true(b.len > 0 && b.len <= sizeof(b.buf));
+	log_batch_flush(&b);
+	assert_int_equal((int)b.len, 0);
+	log_batch_flush(&b);		/* nothing: nothing written */
+	out = capture_end(fds);
+	for (p = out; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		assert_memory_equal(p, "{\"ts\":\"", 7);
+		assert_int_equal(nl[-1], '}');
+		lines++;
+	}
+	assert_int_equal(*p, '\0');
+	assert_int_equal(lines, 41);
+	assert_non_null(strstr(out, "\"n\":\"first\""));
+	assert_non_null(strstr(out, "\"n\":\"39\",\"route\""));
+	assert_null(strstr(out, "dro_abc"));
+	assert_null(strstr(out, "hunter2"));
+	assert_null(strstr(out, "chatter"));
+}
+
 static void
 test_text_mode(void **state)
 {
@@ -170,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_debug_level),
 		cmocka_unit_test(test_kv_redacts_secrets),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_text_mode),
 		cmocka_unit_test(test_warn_errno),
 		cmocka_unit_test(test_redact_and_truncate),

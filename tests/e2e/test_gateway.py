@@ -631,6 +631,51 @@ def test_rate_limits(app, tokens):
         assert re.search(r'dromos_gateway_ratelimited_total\{limit="refresh"\} 1$', text, re.M)
 
 
+# Event loops: many clients at once on two loops, every request logged.
+
+def test_loops_concurrent_clients_every_line_logged(app, tokens):
+    import threading
+    with Gateway(app, tls=False, metrics=False, extra=(
+            "threads 2\nrate limit client off\nrate limit connection off\n")) as g:
+        g.start()
+        results = {}
+        errors = []
+
+        def client(t):
+            c = g.connection()
+            try:
+                for i in range(25):
+                    rid = f"gw-loop-{t}-{i}"
+                    path = "/v1/providers" if i % 2 == 0 else "/v1/token/acme-gw-absent"
+                    c.request("GET", path, headers={
+                        "Authorization": f"Bearer {tokens['reader']}", "X-Request-Id": rid})
+                    r = c.getresponse()
+                    r.read()
+                    results[rid] = r.status
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=client, args=(t,)) for t in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert len(results) == 16 * 25
+        assert {st for rid, st in results.items() if rid.endswith(("0", "2", "4", "6", "8"))} == {200}
+        assert {st for rid, st in results.items() if rid.endswith(("1", "3", "5", "7", "9"))} == {404}
+        # Stopped at once: the lines a loop still held are written on the way out.
+        assert g.stop() == 0
+        text = g.logtext()
+        for rid, st in results.items():
+            lines = gateway_lines(g, rid)
+            assert len(lines) == 1, (rid, lines)
+            assert f" status={st} " in lines[0] and lines[0].endswith(" end=ok")
+        assert "exiting on signal" in text
+
+
 # The broker goes away and comes back.
 
 def test_broker_down_then_back(pg):

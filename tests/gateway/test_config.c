@@ -138,7 +138,7 @@ test_errors(void **state)
 		    "gw.conf:3:" },
 		{ "listen \"127.0.0.1:80\"\ntls off\nbroker socket \"rel\"\n",
 		    "gw.conf:3:" },
-		{ "listen \"127.0.0.1:80\"\ntls off\nthreads 1\n", "gw.conf:3:" },
+		{ "listen \"127.0.0.1:80\"\ntls off\nthreads 65\n", "gw.conf:3:" },
 		{ "listen \"127.0.0.1:80\"\ntls off\nnonsense\n",
 		    "gw.conf:3: unknown keyword" },
 	};

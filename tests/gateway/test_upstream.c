@@ -2,13 +2,15 @@
  * The HTTP/1.1 client to the broker (gateway/upstream.c): the response
  * parser on its own, then exchanges with a scripted server on a unix
  * socket (kept-alive reuse, Connection: close, a stale pooled connection,
- * an absent broker, a silent one).
+ * an absent broker, a silent one), and the asynchronous interface of an
+ * event loop (exchanges waiting for a connection, ended at free).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -491,6 +493,165 @@ test_unreachable_and_silent(void **state)
 	assert_string_equal(up_errname(UP_ECONNECT), "connect");
 }
 
+/* The asynchronous interface, driven the way an event loop drives it. */
+
+struct ended {
+	unsigned int	 calls;
+	unsigned int	 order;
+	enum up_error	 e;
+	int		 reused;
+};
+
+static unsigned int	 nended;
+
+static void
+ended(void *arg, enum up_error e, int reused)
+{
+	struct ended	*x = arg;
+
+	x->calls++;
+	x->order = ++nended;
+	x->e = e;
+	x->reused = reused;
+}
+
+static void
+start(struct upstream *u, struct up_request *q, struct up_response *r,
+    struct ended *x)
+{
+	memset(q, 0, sizeof(*q));
+	q->method = "GET";
+	q->target = "/token/acme";
+	q->request_id = "rid-async";
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(upstream_start(u, q, r, ended, x), UP_OK);
+}
+
+static void
+test_async_waiting(void **state)
+{
+	struct upstream		*u;
+	struct up_request	 q[3];
+	struct up_response	 r[3];
+	struct ended		 x[3];
+	struct pollfd		 pfd;
+	int			 i, ready = 0, rounds = 0;
+
+	(void)state;
+	set_mode(M_NORMAL);
+	nended = 0;
+	/* One connection for three exchanges: two wait their turn. */
+	assert_non_null(u = upstream_new(srv.path, 2000, 1));
+	for (i = 0; i < 3; i++)
+		start(u, &q[i], &r[i], &x[i]);
+	assert_true(upstream_pending(u));
+	while (x[2].calls == 0) {
+		assert_true(++rounds < 1000);
+		(void)upstream_run(u, ready);
+		pfd.fd = upstream_fd(u);
+		pfd.events = POLLIN;
+		ready = poll(&pfd, 1, 100) > 0;
+	}
+	assert_false(upstream_pending(u));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(x[i].calls, 1);
+		assert_int_equal(x[i].e, UP_OK);
+		/* In the order they came, the first on a new connection. */
+		assert_int_equal(x[i].order, (unsigned int)i + 1);
+		assert_int_equal(x[i].reused, i > 0);
+		assert_int_equal(r[i].status, 200);
+		assert_memory_equal(r[i].body, body, strlen(body));
+		up_clear(&r[i]);
+	}
+	assert_int_equal(accepts(), 1);
+	/* Nothing in flight: no deadline to wake up for. */
+	assert_int_equal(upstream_run(u, 0), -1);
+	upstream_free(u);
+}
+
+static void
+test_async_free_ends_all(void **state)
+{
+	struct upstream		*u;
+	struct up_request	 q[2], bad;
+	struct up_response	 r[2], rb;
+	struct ended		 x[2], xb;
+	int			 ms;
+
+	(void)state;
+	set_mode(M_SILENT);
+	nended = 0;
+	assert_non_null(u = upstream_new(srv.path, 5000, 4));
+	start(u, &q[0], &r[0], &x[0]);
+	start(u, &q[1], &r[1], &x[1]);
+	/* Sent, and a deadline within the timeout. */
+	ms = upstream_run(u, 0);
+	assert_true(ms > 0 && ms <= 5000);
+	assert_int_equal(x[0].calls + x[1].calls, 0);
+	/* A request that cannot be sent is refused at once, no callback. */
+	memset(&bad, 0, sizeof(bad));
+	bad.method = "GET";
+	bad.target = "/a\r\nX: y";
+	bad.request_id = "rid";
+	memset(&xb, 0, sizeof(xb));
+	assert_int_equal(upstream_start(u, &bad, &rb, ended, &xb), UP_EINVAL);
+	/* Freed with exchanges in flight: each ends once, as an I/O error. */
+	upstream_free(u);
+	assert_int_equal(x[0].calls, 1);
+	assert_int_equal(x[1].calls, 1);
+	assert_int_equal(x[0].e, UP_EIO);
+	assert_int_equal(x[1].e, UP_EIO);
+	assert_null(r[0].body);
+	assert_int_equal(xb.calls, 0);
+}
+
+/*
+ * A broker whose backlog is full: the first connection is queued by the
+ * kernel, the next ones would get EAGAIN; they wait for ours instead of
+ * failing at once, and end at their deadline like the first.
+ */
+static void
+test_async_backlog_full(void **state)
+{
+	struct sockaddr_un	 sun;
+	struct upstream		*u;
+	struct up_request	 q[3];
+	struct up_response	 r[3];
+	struct ended		 x[3];
+	struct pollfd		 pfd;
+	char			 path[108];
+	int			 i, lfd, ready = 0, rounds = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/dromos-gwtest-full-%d.sock",
+	    (int)getpid());
+	unlink(path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	assert_true((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 0), 0);	/* and never accepts */
+	nended = 0;
+	assert_non_null(u = upstream_new(path, 300, 4));
+	for (i = 0; i < 3; i++)
+		start(u, &q[i], &r[i], &x[i]);
+	while (x[0].calls + x[1].calls + x[2].calls < 3) {
+		assert_true(++rounds < 1000);
+		(void)upstream_run(u, ready);
+		pfd.fd = upstream_fd(u);
+		pfd.events = POLLIN;
+		ready = poll(&pfd, 1, 50) > 0;
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(x[i].calls, 1);
+		assert_int_equal(x[i].e, UP_ETIMEOUT);
+	}
+	upstream_free(u);
+	close(lfd);
+	unlink(path);
+}
+
 int
 run_upstream_tests(void)
 {
@@ -505,6 +666,9 @@ run_upstream_tests(void)
 		cmocka_unit_test(test_stale_retry),
 		cmocka_unit_test(test_no_length_and_garbage),
 		cmocka_unit_test(test_unreachable_and_silent),
+		cmocka_unit_test(test_async_waiting),
+		cmocka_unit_test(test_async_free_ends_all),
+		cmocka_unit_test(test_async_backlog_full),
 	};
 
 	return cmocka_run_group_tests_name("upstream", tests, server_up,
