@@ -743,6 +743,9 @@ answer(struct gw_req *r)
 		a.retry_after = resp->retry_after;
 	if (resp->status == 405 && resp->allow[0] != '\0')
 		a.allow = resp->allow;
+	if (a.content_type != NULL &&
+	    strncasecmp(a.content_type, "text/html", 9) == 0)
+		a.csp = GW_CSP_BROKER_PAGE;
 	rv = gw_answer(r, &a);
 	up_clear(resp);
 	return rv;

@@ -26,6 +26,13 @@
 
 /* The API's Content-Security-Policy; a page sets its own. */
 #define GW_CSP_API	"default-src 'none'; frame-ancestors 'none'"
+/*
+ * A page the broker writes for the end user (the OAuth callback's
+ * result): the connect page's stylesheet, and nothing else.
+ */
+#define GW_CSP_BROKER_PAGE "default-src 'none'; style-src 'self'; " \
+			"form-action 'none'; frame-ancestors 'none'; " \
+			"base-uri 'none'"
 
 struct gw_loop;
 struct gw_server;

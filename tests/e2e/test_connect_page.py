@@ -228,6 +228,13 @@ def test_oauth_consent_through_the_page(stack, browser):
          "the callback")
     h1 = visible(browser, "h1")
     assert h1.text == "Connected", browser.page_source
+    # The broker's result page wears the connect page's stylesheet (its
+    # CSP allows same-origin style and nothing else): a card, not the
+    # browser's bare defaults.
+    main = browser.find_element(By.TAG_NAME, "main")
+    assert main.value_of_css_property("max-width") == "512px", \
+        main.value_of_css_property("max-width")
+    assert browser.find_element(By.CSS_SELECTOR, "p.lead").is_displayed()
     shot(browser, "connect-oauth-result.png")
 
     issued = [t for t in peer.tokens() if t["grant_type"] == "authorization_code"]

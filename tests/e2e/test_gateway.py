@@ -340,8 +340,12 @@ def test_oauth_start_and_callback_through_gateway(app, gw, tokens):
     # The callback with a state nobody issued: the broker's page, as is.
     st, hd, body = gw.request("GET", "/v1/auth/callback/github?code=PLANTEDcode&state=bogus")
     assert st == 400
-    assert hd["Content-Type"].startswith("text/html") or \
-        hd["Content-Type"] == "application/problem+json"
+    assert hd["Content-Type"].startswith("text/html"), hd
+    # Same-origin style for the page, nothing else: no script, no form.
+    csp = hd["Content-Security-Policy"]
+    assert "style-src 'self'" in csp and "default-src 'none'" in csp
+    assert "script-src" not in csp and "form-action 'none'" in csp
+    assert b'href="../../connect/connect.css"' in body and b'class="alert"' in body
     settle()
     text = gw.logtext()
     for v in (session, state, QUERY_SECRET, "PLANTEDcode", "PLANTED-gw-client-secret"):
