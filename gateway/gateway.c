@@ -37,6 +37,7 @@
 
 #include "common/jsonmem.h"
 #include "common/log.h"
+#include "common/mxserve.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
 #include "gateway/ratelimit.h"
@@ -324,7 +325,7 @@ main(int argc, char *argv[])
 	struct gw_conf		 cf;
 	struct gw_limits	 limits;
 	struct gw_server	*srv;
-	struct metrics_server	*msrv = NULL;
+	struct mxserve		*msrv = NULL;
 	const char		*conffile = GW_CONF_PATH;
 	char			 err[512], *cert = NULL, *key = NULL;
 	unsigned int		 i, nloops;
@@ -397,7 +398,7 @@ main(int argc, char *argv[])
 	pem_free(cert);
 	if (srv == NULL)
 		fatalx("cannot serve on %s", cf.listen.text);
-	if (mfd != -1 && (msrv = metrics_start(mfd)) == NULL)
+	if (mfd != -1 && (msrv = mxserve_start(mfd, metrics_render, NULL)) == NULL)
 		fatalx("cannot serve metrics on %s", cf.metrics.text);
 	log_kv(LOGL_INFO, "ready", "listen", cf.listen.text,
 	    "tls", cf.tls == 1 ? "on" : "off",
@@ -405,7 +406,7 @@ main(int argc, char *argv[])
 	    "metrics", cf.metrics.line != 0 ? cf.metrics.text : "-", NULL);
 
 	main_loop(sigfd, srv);
-	metrics_stop(msrv);
+	mxserve_stop(msrv);
 	gw_server_stop(srv);
 	ratelimit_free(limits.client);
 	ratelimit_free(limits.connection);

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <microhttpd.h>
-
 #include "common/log.h"
 #include "gateway/metrics.h"
 #include "gateway/route.h"
@@ -217,11 +215,13 @@ render_rest(FILE *fp)
 }
 
 char *
-metrics_render(size_t *lenp)
+metrics_render(void *arg, size_t *lenp)
 {
 	char	*buf = NULL;
 	size_t	 len = 0;
 	FILE	*fp;
+
+	(void)arg;
 
 	if ((fp = open_memstream(&buf, &len)) == NULL)
 		return NULL;
@@ -236,103 +236,3 @@ metrics_render(size_t *lenp)
 }
 
 /* The listener. */
-
-struct metrics_server {
-	struct MHD_Daemon	*mhd;
-};
-
-static enum MHD_Result
-reply(struct MHD_Connection *c, unsigned int status, const char *ctype,
-    char *body, size_t len, int owned)
-{
-	struct MHD_Response	*r;
-	enum MHD_Result		 rv;
-
-	if (owned)
-		r = MHD_create_response_from_buffer(len, body,
-		    MHD_RESPMEM_MUST_FREE);
-	else
-		r = MHD_create_response_from_buffer(len, body,
-		    MHD_RESPMEM_PERSISTENT);
-	if (r == NULL) {
-		if (owned)
-			free(body);
-		return MHD_NO;
-	}
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    ctype) == MHD_NO ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store") == MHD_NO ||
-	    MHD_add_response_header(r, "X-Content-Type-Options",
-	    "nosniff") == MHD_NO) {
-		MHD_destroy_response(r);
-		return MHD_NO;
-	}
-	rv = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rv;
-}
-
-static enum MHD_Result
-metrics_access(void *cls, struct MHD_Connection *c, const char *url,
-    const char *method, const char *version, const char *upload_data,
-    size_t *upload_data_size, void **con_cls)
-{
-	static char	 notfound[] = "not found\n";
-	static char	 oom[] = "out of memory\n";
-	static int	 marker;
-	char		*text;
-	size_t		 len;
-
-	(void)cls;
-	(void)version;
-	(void)upload_data;
-	if (*con_cls == NULL) {
-		*con_cls = &marker;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (strcmp(url, "/metrics") != 0 || (strcmp(method, "GET") != 0 &&
-	    strcmp(method, "HEAD") != 0))
-		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", notfound,
-		    strlen(notfound), 0);
-	if ((text = metrics_render(&len)) == NULL)
-		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
-		    oom, strlen(oom), 0);
-	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; "
-	    "charset=utf-8", text, len, 1);
-}
-
-struct metrics_server *
-metrics_start(int listenfd)
-{
-	struct metrics_server	*m;
-
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		return NULL;
-	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_POLL, 0, NULL, NULL, metrics_access, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listenfd,
-	    MHD_OPTION_CONNECTION_LIMIT, 16u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-	    MHD_OPTION_END);
-	if (m->mhd == NULL) {
-		log_warnx("cannot start the metrics listener");
-		free(m);
-		return NULL;
-	}
-	return m;
-}
-
-void
-metrics_stop(struct metrics_server *m)
-{
-	if (m == NULL)
-		return;
-	MHD_stop_daemon(m->mhd);
-	free(m);
-}

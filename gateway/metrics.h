@@ -34,12 +34,10 @@ void	 metrics_upstream_error(enum up_error);
 void	 metrics_ratelimited(enum gw_limit);
 void	 metrics_in_flight(int delta);
 
-/* The exposition text, malloc'd; NULL when out of memory. */
-char	*metrics_render(size_t *len);
-
-struct metrics_server;
-/* Serve GET /metrics on a listening socket; NULL on failure. */
-struct metrics_server	*metrics_start(int listenfd);
-void			 metrics_stop(struct metrics_server *);
+/*
+ * The exposition text, malloc'd; NULL when out of memory.  arg is unused:
+ * the signature is common/mxserve.h's, which serves it.
+ */
+char	*metrics_render(void *arg, size_t *len);
 
 #endif /* DROMOS_GATEWAY_METRICS_H */

@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/mxserve.h"
 #include "policy/policy.h"
 #include "priv/khproto.h"
 #include "common/jsonmem.h"
@@ -360,7 +361,7 @@ main(int argc, char *argv[])
 	struct kh_config	 cf;
 	struct khclient		*kh;
 	struct http_server	*srv, *adm = NULL;
-	struct metrics_server	*msrv = NULL;
+	struct mxserve	*msrv = NULL;
 	uid_t			 uid;
 	gid_t			 gid;
 	unsigned int		 nthreads;
@@ -435,7 +436,7 @@ main(int argc, char *argv[])
 	kh_config_clear(&cf);
 
 	rv = main_loop(kh, sigfd);
-	metrics_stop(msrv);
+	mxserve_stop(msrv);
 	http_stop(adm);
 	http_stop(srv);
 	database_stop(&broker);

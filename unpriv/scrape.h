@@ -8,7 +8,7 @@
 #define DROMOS_UNPRIV_SCRAPE_H
 
 struct khclient;
-struct metrics_server;
+struct mxserve;
 
 /*
  * A listening socket on addr, which must be a numeric loopback address
@@ -17,10 +17,9 @@ struct metrics_server;
  */
 int			 metrics_listen(const char *addr);
 /*
- * Serve on listenfd, which libmicrohttpd closes when stopped; NULL on
- * failure (the descriptor is then still the caller's).
+ * Serve on listenfd (common/mxserve.h), which is closed when stopped with
+ * mxserve_stop(); NULL on failure (the descriptor is then the caller's).
  */
-struct metrics_server	*metrics_start(int listenfd, struct khclient *);
-void			 metrics_stop(struct metrics_server *);
+struct mxserve		*metrics_start(int listenfd, struct khclient *);
 
 #endif /* DROMOS_UNPRIV_SCRAPE_H */

@@ -30,6 +30,7 @@
 #include "tests/unpriv/fakekh.h"
 #include "tests/unpriv/tests.h"
 #include "unpriv/http.h"
+#include "common/mxserve.h"
 #include "unpriv/khclient.h"
 #include "unpriv/metrics.h"
 #include "unpriv/scrape.h"
@@ -471,7 +472,7 @@ test_listener(void **state)
 	static char		 buf[256 * 1024];
 	struct fakekh		 fk;
 	struct khclient		*kh;
-	struct metrics_server	*m;
+	struct mxserve	*m;
 	char			 addr[32], line[128];
 	unsigned int		 port = free_port();
 	int			 fd;
@@ -525,7 +526,7 @@ test_listener(void **state)
 	assert_null(strstr(buf, "dromos_keyholder_seals_total"));
 	assert_int_not_equal(kh_client_dead(kh), 0);
 
-	metrics_stop(m);
+	mxserve_stop(m);
 	kh_client_free(kh);
 	/* The port is free again: the listener closed its socket. */
 	assert_true((fd = metrics_listen(addr)) >= 0);
