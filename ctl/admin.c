@@ -35,6 +35,7 @@
 /* -s; without it $DROMOS_ADMIN_SOCKET, else ADMIN_SOCKET_DEFAULT. */
 static const char	*socket_opt;
 static int		 json_opt;	/* --json */
+static long		 timeout_s = REQUEST_TIMEOUT;
 static int		 inited;
 
 /* Response bytes as they arrive, capped at ADMIN_RESPONSE_MAX. */
@@ -160,6 +161,12 @@ admin_args(int argc, char *argv[], int nops)
 		if (argv[i][0] == '\0')
 			return -1;
 	return optind;
+}
+
+void
+admin_set_timeout(long seconds)
+{
+	timeout_s = seconds;
 }
 
 int
@@ -333,7 +340,7 @@ setup(CURL *h, const char *sock, const char *url, const char *method,
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	SET(CURLOPT_TIMEOUT, REQUEST_TIMEOUT);
+	SET(CURLOPT_TIMEOUT, timeout_s);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ADMIN_RESPONSE_MAX);
 	SET(CURLOPT_USERAGENT, "dromosctl");
 	SET(CURLOPT_HTTPHEADER, hdrs);

@@ -42,6 +42,11 @@ int	 admin_option(int ch, const char *arg);
  * operands: parse them; the index of the first operand, or -1 (usage).
  */
 int	 admin_args(int argc, char *argv[], int nops);
+/*
+ * How long one request may take, whole (default 60 s); for a command
+ * whose work grows with the data, like key rewrap.
+ */
+void	 admin_set_timeout(long seconds);
 /* Nonzero when --json was given. */
 int	 admin_want_json(void);
 

@@ -10,6 +10,8 @@
 #include "ctl/dromosctl.h"
 #include "ctl/table.h"
 
+#define REWRAP_TIMEOUT	3600L	/* seconds */
+
 static const struct column	 version_cols[] = {
 	{ "VERSION",	"version" },
 	{ "SEALS",	"seals" },
@@ -90,6 +92,11 @@ cmd_key_rewrap(int argc, char *argv[])
 
 	if (admin_args(argc, argv, 0) == -1)
 		return CTL_USAGE;
+	/*
+	 * Every stored secret is opened and sealed again: minutes for a
+	 * large vault.  A run cut short is taken up by the next one.
+	 */
+	admin_set_timeout(REWRAP_TIMEOUT);
 	if (admin_request("POST", "keys", "rewrap", NULL, 0, &resp) == -1)
 		return 1;
 	failed = json_integer_value(json_object_get(resp, "failed"));
