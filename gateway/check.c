@@ -75,9 +75,8 @@ value_is(const char *v, size_t len, const char *word)
 	return len == wl && strncasecmp(v, word, wl) == 0;
 }
 
-/* 1-19 digits, nothing else. */
-static int
-parse_length(const char *v, size_t len, uint64_t *out)
+int
+gw_parse_length(const char *v, size_t len, uint64_t *out)
 {
 	uint64_t	 n = 0;
 	size_t		 i;
@@ -141,7 +140,7 @@ gw_headers_check(const struct gw_hdr *hdrs, size_t n, uint64_t body_limit,
 			if (++ncl > 1)
 				return bad_header(f, "Content-Length is "
 				    "repeated");
-			if (parse_length(h->value, h->valuelen,
+			if (gw_parse_length(h->value, h->valuelen,
 			    &info->content_length) == -1)
 				return bad_header(f, "Content-Length is not a "
 				    "number");

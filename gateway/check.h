@@ -53,6 +53,8 @@ int	 gw_headers_check(const struct gw_hdr *, size_t n, uint64_t body_limit,
 
 /* [A-Za-z0-9._-]{1,64}: 1 or 0. */
 int	 gw_reqid_ok(const char *);
+/* A Content-Length value: 1-19 digits, nothing else; 0 or -1. */
+int	 gw_parse_length(const char *v, size_t len, uint64_t *out);
 
 /*
  * The request id to use: the given one if it is sane, else 32 random

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway/check.h"
 #include "gateway/upstream.h"
 
 #define EVENTS		64
@@ -286,23 +287,6 @@ parse_status(const char *line, size_t len, struct up_response *r,
 	return 0;
 }
 
-static int
-parse_length(const char *v, size_t len, uint64_t *out)
-{
-	uint64_t	 n = 0;
-	size_t		 i;
-
-	if (len == 0 || len > 19)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		n = n * 10 + (uint64_t)(v[i] - '0');
-	}
-	*out = n;
-	return 0;
-}
-
 /* One "Name: value" line. */
 static int
 parse_field(const char *line, size_t len, struct up_response *r,
@@ -330,7 +314,7 @@ parse_field(const char *line, size_t len, struct up_response *r,
 		    v[i] == 0x7f)
 			return -1;
 	if (hdr_is(line, nlen, "Content-Length")) {
-		if (fr->has_length || parse_length(v, vlen, &fr->length) == -1)
+		if (fr->has_length || gw_parse_length(v, vlen, &fr->length) == -1)
 			return -1;
 		fr->has_length = 1;
 	} else if (hdr_is(line, nlen, "Transfer-Encoding"))
