@@ -111,6 +111,23 @@ def check_sanitizers(name, text):
         raise AssertionError(f"{name}: sanitizer report:\n" + text[-6000:])
 
 
+def stop_daemon(d, name):
+    """SIGTERM (SIGKILL after 10 s) to d.proc, close d.logf, and fail on a
+    sanitizer report in d's log; d.proc's exit status."""
+    if d.proc and d.proc.poll() is None:
+        d.proc.send_signal(signal.SIGTERM)
+        try:
+            d.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait()
+    if d.logf:
+        d.logf.close()
+        d.logf = None
+    check_sanitizers(name, d.logtext())
+    return d.proc.returncode if d.proc else None
+
+
 class Appliance:
     """dromosd + dromos-broker with a test configuration."""
 
@@ -214,18 +231,7 @@ class Appliance:
         return self.proc.wait(timeout=timeout)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.logf:
-            self.logf.close()
-            self.logf = None
-        check_sanitizers("dromosd/dromos-broker", self.logtext())
-        return self.proc.returncode if self.proc else None
+        return stop_daemon(self, "dromosd/dromos-broker")
 
     def __enter__(self):
         return self

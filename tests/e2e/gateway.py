@@ -9,14 +9,13 @@ hostile ones http.client refuses to send.  Everything it starts it stops.
 import http.client
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import tempfile
 import time
 
-from dromos import BIN, check_sanitizers, wait_for
+from dromos import BIN, stop_daemon, wait_for
 
 # DROMOS_GATEWAY runs another build of the gateway (an ASan one) in front
 # of the appliance of DROMOS_BUILD.
@@ -160,18 +159,7 @@ class Gateway:
             return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.logf:
-            self.logf.close()
-            self.logf = None
-        check_sanitizers("dromos-gateway", self.logtext())
-        return self.proc.returncode if self.proc else None
+        return stop_daemon(self, "dromos-gateway")
 
     def cleanup(self):
         self.stop()
