@@ -8,30 +8,13 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/histogram.h"
 #include "gateway/metrics.h"
 #include "gateway/route.h"
 
 #define ROUTES_MAX	64		/* rows of gw_routes, plus unmatched */
 #define STATUS_MIN	100u
 #define STATUS_N	500u		/* 100 to 599 */
-
-/* Upper bounds in nanoseconds; +Inf is implicit. */
-static const uint64_t bounds_ns[] = {
-	500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000,
-	100000000, 250000000, 500000000, 1000000000, 2500000000u,
-	5000000000u, 10000000000u,
-};
-static const char *const bounds_txt[] = {
-	"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
-	"0.1", "0.25", "0.5", "1", "2.5", "5", "10",
-};
-#define NBOUNDS	(sizeof(bounds_ns) / sizeof(bounds_ns[0]))
-
-struct histogram {
-	atomic_uint_fast64_t	 bucket[NBOUNDS + 1];	/* not cumulative */
-	atomic_uint_fast64_t	 sum_ns;
-	atomic_uint_fast64_t	 count;
-};
 
 static atomic_uint_fast64_t	 requests[ROUTES_MAX][STATUS_N];
 static struct histogram		 durations[ROUTES_MAX];
@@ -45,18 +28,6 @@ static const char *const limit_names[] = { "client", "connection",
 
 _Static_assert(sizeof(limit_names) / sizeof(limit_names[0]) == 3,
     "one name per enum gw_limit");
-
-static void
-observe(struct histogram *h, uint64_t ns)
-{
-	size_t	 i;
-
-	for (i = 0; i < NBOUNDS && ns > bounds_ns[i]; i++)
-		;
-	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
-}
 
 static size_t
 route_slot(size_t route)
@@ -74,13 +45,13 @@ metrics_request(size_t route, unsigned int status, uint64_t ns)
 	if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_N)
 		atomic_fetch_add_explicit(&requests[r][status - STATUS_MIN], 1,
 		    memory_order_relaxed);
-	observe(&durations[r], ns);
+	histogram_observe(&durations[r], ns);
 }
 
 void
 metrics_upstream(uint64_t ns)
 {
-	observe(&upstream_hist, ns);
+	histogram_observe(&upstream_hist, ns);
 }
 
 void
@@ -124,30 +95,6 @@ route_labels(size_t r, const char **route, const char **method)
 }
 
 static void
-render_histogram(FILE *fp, const char *name, const char *labels,
-    struct histogram *h)
-{
-	uint64_t	 cum = 0, sum;
-	size_t		 i;
-	const char	*sep = labels[0] != '\0' ? "," : "";
-
-	for (i = 0; i <= NBOUNDS; i++) {
-		cum += get(&h->bucket[i]);
-		fprintf(fp, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep,
-		    i < NBOUNDS ? bounds_txt[i] : "+Inf",
-		    (unsigned long long)cum);
-	}
-	sum = get(&h->sum_ns);
-	fprintf(fp, "%s_sum%s%s%s %llu.%09llu\n", name,
-	    labels[0] != '\0' ? "{" : "", labels, labels[0] != '\0' ? "}" : "",
-	    (unsigned long long)(sum / 1000000000u),
-	    (unsigned long long)(sum % 1000000000u));
-	fprintf(fp, "%s_count%s%s%s %llu\n", name,
-	    labels[0] != '\0' ? "{" : "", labels, labels[0] != '\0' ? "}" : "",
-	    (unsigned long long)get(&h->count));
-}
-
-static void
 render_requests(FILE *fp)
 {
 	const char	*route, *method;
@@ -173,12 +120,12 @@ render_requests(FILE *fp)
 	    "request's headers to its answer, by route.\n"
 	    "# TYPE dromos_gateway_request_duration_seconds histogram\n", fp);
 	for (r = 0; r < nslots; r++) {
-		if (get(&durations[r].count) == 0)
+		if (histogram_count(&durations[r]) == 0)
 			continue;
 		route_labels(r, &route, &method);
 		snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"",
 		    route, method);
-		render_histogram(fp, "dromos_gateway_request_duration_seconds",
+		histogram_render(fp, "dromos_gateway_request_duration_seconds",
 		    labels, &durations[r]);
 	}
 }
@@ -191,7 +138,7 @@ render_rest(FILE *fp)
 	fputs("# HELP dromos_gateway_upstream_duration_seconds Time of one "
 	    "exchange with the broker.\n"
 	    "# TYPE dromos_gateway_upstream_duration_seconds histogram\n", fp);
-	render_histogram(fp, "dromos_gateway_upstream_duration_seconds", "",
+	histogram_render(fp, "dromos_gateway_upstream_duration_seconds", "",
 	    &upstream_hist);
 	fputs("# HELP dromos_gateway_upstream_errors_total Exchanges with the "
 	    "broker that failed, by kind.\n"

@@ -11,32 +11,13 @@
 
 #include "common/log.h"
 #include "unpriv/http.h"
+#include "common/histogram.h"
 #include "unpriv/metrics.h"
 
 #define SERVERS_MAX	4		/* api, admin, and room */
 #define SLOTS_MAX	64		/* route rows plus one unmatched each */
 #define STATUS_MIN	100u
 #define STATUS_N	500u		/* 100 to 599 */
-
-/* Upper bounds in nanoseconds; +Inf is implicit. */
-static const uint64_t bounds_ns[] = {
-	100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
-	25000000, 50000000, 100000000, 250000000, 500000000, 1000000000,
-	2500000000u, 5000000000u, 10000000000u,
-};
-static const char *const bounds_txt[] = {
-	"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
-	"0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
-};
-#define NBOUNDS	(sizeof(bounds_ns) / sizeof(bounds_ns[0]))
-_Static_assert(sizeof(bounds_txt) / sizeof(bounds_txt[0]) == NBOUNDS,
-    "one text per bound");
-
-struct histogram {
-	atomic_uint_fast64_t	 bucket[NBOUNDS + 1];	/* not cumulative */
-	atomic_uint_fast64_t	 sum_ns;
-	atomic_uint_fast64_t	 count;
-};
 
 /* A server's route table: its rows are slots base .. base + n. */
 struct mx_table {
@@ -121,18 +102,6 @@ get(atomic_uint_fast64_t *v)
 	return (uint64_t)atomic_load_explicit(v, memory_order_relaxed);
 }
 
-static void
-observe(struct histogram *h, uint64_t ns)
-{
-	size_t	 i;
-
-	for (i = 0; i < NBOUNDS && ns > bounds_ns[i]; i++)
-		;
-	inc(&h->bucket[i], 1);
-	inc(&h->sum_ns, ns);
-	inc(&h->count, 1);
-}
-
 int
 metrics_routes(const char *server, const struct http_route *routes,
     size_t n)
@@ -188,7 +157,7 @@ metrics_request(int base, size_t route, unsigned int status, uint64_t ns)
 	slot = (size_t)base + (route < tables[t].n ? route : tables[t].n);
 	if (status >= STATUS_MIN && status < STATUS_MIN + STATUS_N)
 		inc(&requests[slot][status - STATUS_MIN], 1);
-	observe(&durations[slot], ns);
+	histogram_observe(&durations[slot], ns);
 }
 
 void
@@ -226,7 +195,7 @@ metrics_kh_failed(void)
 void
 metrics_kh_call(uint64_t ns)
 {
-	observe(&kh_calls, ns);
+	histogram_observe(&kh_calls, ns);
 }
 
 void
@@ -272,72 +241,32 @@ head(FILE *fp, const char *name, const char *type, const char *help)
 	fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value: backslash, double quote and newline escaped. */
+/* A label value with '\\', '"' and newlines escaped; cut to fit. */
 static void
-put_value(FILE *fp, const char *s)
+escape(char *dst, size_t sz, const char *s)
 {
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', fp);
-		if (*s == '\n')
-			fputs("\\n", fp);
-		else
-			fputc(*s, fp);
+	size_t	 n = 0;
+
+	for (; *s != '\0' && n + 3 <= sz; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n')
+			dst[n++] = '\\';
+		dst[n++] = *s == '\n' ? 'n' : *s;
 	}
+	dst[n] = '\0';
 }
 
+/* Row r of t's labels, ready to go between braces. */
 static void
-route_labels(FILE *fp, const struct mx_table *t, size_t r)
+route_labels(char *buf, size_t sz, const struct mx_table *t, size_t r)
 {
-	fputs("server=\"", fp);
-	put_value(fp, t->server);
-	fputs("\",route=\"", fp);
-	put_value(fp, r < t->n ? t->routes[r].pattern : "unmatched");
-	fputs("\",method=\"", fp);
-	put_value(fp, r < t->n ? t->routes[r].method : "any");
-	fputc('"', fp);
-}
+	char	 srv[64], pat[256], meth[32];
 
-static void
-put_seconds(FILE *fp, uint64_t ns)
-{
-	fprintf(fp, "%llu.%09llu", (unsigned long long)(ns / 1000000000u),
-	    (unsigned long long)(ns % 1000000000u));
-}
-
-/* Labels: row r of t's, or none when t is NULL. */
-static void
-render_histogram(FILE *fp, const char *name, const struct mx_table *t,
-    size_t r, struct histogram *h)
-{
-	uint64_t	 cum = 0;
-	size_t		 i;
-
-	for (i = 0; i <= NBOUNDS; i++) {
-		cum += get(&h->bucket[i]);
-		fprintf(fp, "%s_bucket{", name);
-		if (t != NULL) {
-			route_labels(fp, t, r);
-			fputc(',', fp);
-		}
-		fprintf(fp, "le=\"%s\"} %llu\n", i < NBOUNDS ? bounds_txt[i] :
-		    "+Inf", (unsigned long long)cum);
-	}
-	fprintf(fp, "%s_sum", name);
-	if (t != NULL) {
-		fputc('{', fp);
-		route_labels(fp, t, r);
-		fputc('}', fp);
-	}
-	fputc(' ', fp);
-	put_seconds(fp, get(&h->sum_ns));
-	fprintf(fp, "\n%s_count", name);
-	if (t != NULL) {
-		fputc('{', fp);
-		route_labels(fp, t, r);
-		fputc('}', fp);
-	}
-	fprintf(fp, " %llu\n", (unsigned long long)get(&h->count));
+	escape(srv, sizeof(srv), t->server);
+	escape(pat, sizeof(pat), r < t->n ? t->routes[r].pattern :
+	    "unmatched");
+	escape(meth, sizeof(meth), r < t->n ? t->routes[r].method : "any");
+	(void)snprintf(buf, sz, "server=\"%s\",route=\"%s\",method=\"%s\"",
+	    srv, pat, meth);
 }
 
 static void
@@ -346,6 +275,7 @@ render_requests(FILE *fp)
 	const struct mx_table	*t;
 	size_t			 i, r, s, k = atomic_load(&ntables);
 	uint64_t		 n;
+	char			 labels[512], srv[64];
 
 	head(fp, "dromos_broker_requests_total", "counter",
 	    "Requests answered, by server, route, method and status code.");
@@ -356,9 +286,9 @@ render_requests(FILE *fp)
 				n = get(&requests[(size_t)t->base + r][s]);
 				if (n == 0)
 					continue;
-				fputs("dromos_broker_requests_total{", fp);
-				route_labels(fp, t, r);
-				fprintf(fp, ",code=\"%zu\"} %llu\n",
+				route_labels(labels, sizeof(labels), t, r);
+				fprintf(fp, "dromos_broker_requests_total{%s,"
+				    "code=\"%zu\"} %llu\n", labels,
 				    s + STATUS_MIN, (unsigned long long)n);
 			}
 	}
@@ -367,17 +297,20 @@ render_requests(FILE *fp)
 	for (i = 0; i < k; i++) {
 		t = &tables[i];
 		for (r = 0; r <= t->n; r++)
-			if (get(&durations[(size_t)t->base + r].count) != 0)
-				render_histogram(fp,
+			if (histogram_count(&durations[(size_t)t->base + r])
+			    != 0) {
+				route_labels(labels, sizeof(labels), t, r);
+				histogram_render(fp,
 				    "dromos_broker_request_duration_seconds",
-				    t, r, &durations[(size_t)t->base + r]);
+				    labels, &durations[(size_t)t->base + r]);
+			}
 	}
 	head(fp, "dromos_broker_requests_in_flight", "gauge",
 	    "Requests being read or answered now, by server.");
 	for (i = 0; i < k; i++) {
-		fputs("dromos_broker_requests_in_flight{server=\"", fp);
-		put_value(fp, tables[i].server);
-		fprintf(fp, "\"} %lld\n", (long long)atomic_load_explicit(
+		escape(srv, sizeof(srv), tables[i].server);
+		fprintf(fp, "dromos_broker_requests_in_flight{server=\"%s\"} "
+		    "%lld\n", srv, (long long)atomic_load_explicit(
 		    &in_flight[i], memory_order_relaxed));
 	}
 }
@@ -449,8 +382,8 @@ render_broker(FILE *fp)
 	head(fp, "dromos_broker_keyholder_duration_seconds", "histogram",
 	    "Time of one call to the keyholder, from sending its requests to "
 	    "the last reply.");
-	render_histogram(fp, "dromos_broker_keyholder_duration_seconds",
-	    NULL, 0, &kh_calls);
+	histogram_render(fp, "dromos_broker_keyholder_duration_seconds", "",
+	    &kh_calls);
 	render_by(fp, "dromos_broker_oauth_refreshes_total", "OAuth refresh "
 	    "token calls, by outcome.", "outcome", refresh_names, refreshes,
 	    0, sizeof(refreshes) / sizeof(refreshes[0]));
