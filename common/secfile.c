@@ -48,7 +48,8 @@ check_stat(const struct stat *st, const char *path, int secret, char *err,
 	}
 	if (st->st_mode & 077) {
 		seterr(err, errlen, "%s: mode %04o lets group or others in "
-		    "(chmod 600 it)", path, (unsigned int)(st->st_mode & 07777));
+		    "(chmod 600 it)", path,
+		    (unsigned int)(st->st_mode & 07777));
 		return -1;
 	}
 	return 0;

@@ -62,9 +62,9 @@ no_passphrase(char *buf, int size, int rwflag, void *arg)
 }
 
 /*
- * Every PEM block of a certificate file must be a certificate that
- * parses, and there must be at least one; the first is returned (the
- * leaf, for the certificate file).
+ * Every certificate of a certificate file must parse, and there must be
+ * at least one; the first is returned (the leaf, for the certificate
+ * file).  Other PEM blocks are skipped, as GnuTLS skips them.
  */
 static X509 *
 read_certs(struct tlscheck *t, const char *what, const char *path)
@@ -93,14 +93,14 @@ read_certs(struct tlscheck *t, const char *what, const char *path)
 			X509_free(x);
 		n++;
 	}
-	/* The end of the text, or a block that is no certificate. */
+	/* The end of the text, or a certificate that does not parse. */
 	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE ||
 	    n == 0) {
 		X509_free(first);
 		first = NULL;
 		tls_error(t, "%s %s: %s", what, path, n == 0 ?
-		    "no PEM certificate in it" : "a PEM block in it is not a "
-		    "certificate");
+		    "no PEM certificate in it" : "a certificate in it does not "
+		    "parse");
 	}
 	ERR_clear_error();
 	BIO_free(bio);
