@@ -16,7 +16,7 @@ import tempfile
 
 import pytest
 
-from dromos import BIN, REPO, Appliance, dromosctl, wait_for
+from dromos import BIN, REPO, Appliance, dromosctl, proc_status, wait_for
 from gateway import free_port
 from test_keyholder import _memory_contains
 from tlsca import TestCA
@@ -133,6 +133,9 @@ def test_listener_logged(app):
 def test_ready_over_tls(app, pki):
     st, hd, doc = tls_call(app, pki, "GET", "/ready")
     assert st == 200, doc
+    # Served from inside the broker's seccomp filter (enforcing, except in
+    # the sanitizer pass, which logs instead).
+    assert proc_status(app.broker_pid())["Seccomp"] == "2"
     assert doc == {"status": "ready", "database": "ok", "keyholder": "ok"}
     assert len(hd["X-Request-Id"]) == 24
 
