@@ -119,6 +119,11 @@ def refused(app, ctx):
     try:
         st, _, _ = tls_request(app, ctx, "GET", "/ready")
     except (ssl.SSLError, ConnectionError, http.client.HTTPException, OSError) as e:
+        # Closed on us (an alert, a reset, or a close before any answer),
+        # not left waiting.
+        assert not isinstance(e, TimeoutError), e
+        assert isinstance(e, (ssl.SSLError, ConnectionError,
+                              http.client.RemoteDisconnected)), repr(e)
         return e
     raise AssertionError(f"the broker answered HTTP {st}")
 
@@ -181,8 +186,7 @@ def test_token_over_tls(app, pki):
 
 
 def test_no_client_certificate(app, pki):
-    e = refused(app, context(pki, cert=None))
-    assert "CERTIFICATE_REQUIRED" in str(e) or isinstance(e, (ConnectionError, OSError)), e
+    refused(app, context(pki, cert=None))
     wait_for(lambda: "refused: no client certificate" in app.logtext(), 5,
              "the refusal in the log")
 
