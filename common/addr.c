@@ -32,7 +32,7 @@ port_parse(const char *p, uint16_t *port)
 }
 
 enum addr_result
-addr_parse_local(const char *s, struct sockaddr_storage *ssp, socklen_t *lenp)
+addr_parse(const char *s, struct sockaddr_storage *ssp, socklen_t *lenp)
 {
 	struct sockaddr_storage	 ss;
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
@@ -75,11 +75,25 @@ addr_parse_local(const char *s, struct sockaddr_storage *ssp, socklen_t *lenp)
 		    sin6->sin6_addr.s6_addr[12] == 127);
 	} else
 		return ADDR_MALFORMED;
-	if (!loop)
-		return ADDR_OTHER;
 	if (ssp != NULL)
 		*ssp = ss;
 	if (lenp != NULL)
 		*lenp = len;
-	return ADDR_LOOPBACK;
+	return loop ? ADDR_LOOPBACK : ADDR_OTHER;
+}
+
+enum addr_result
+addr_parse_local(const char *s, struct sockaddr_storage *ssp, socklen_t *lenp)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	enum addr_result	 r;
+
+	if ((r = addr_parse(s, &ss, &len)) != ADDR_LOOPBACK)
+		return r;
+	if (ssp != NULL)
+		*ssp = ss;
+	if (lenp != NULL)
+		*lenp = len;
+	return r;
 }

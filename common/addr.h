@@ -1,6 +1,6 @@
 /*
- * Numeric TCP addresses of local listeners: "127.0.0.1:9101" or
- * "[::1]:9101".  Names are not resolved: a listener's address is fixed by
+ * Numeric TCP addresses of listeners: "127.0.0.1:9101", "[::1]:9101",
+ * "0.0.0.0:8444".  Names are not resolved: a listener's address is fixed by
  * its configuration, never by DNS.
  */
 #ifndef DROMOS_COMMON_ADDR_H
@@ -23,6 +23,12 @@ enum addr_result {
  * decimal.  IPv4-mapped ::ffff:127.x.y.z counts as loopback.
  */
 enum addr_result addr_parse_local(const char *s, struct sockaddr_storage *ss,
+		    socklen_t *len);
+/*
+ * The same check, but *ss and *len are filled for any numeric address
+ * (ADDR_LOOPBACK or ADDR_OTHER), for listeners that may face a network.
+ */
+enum addr_result addr_parse(const char *s, struct sockaddr_storage *ss,
 		    socklen_t *len);
 
 #endif /* DROMOS_COMMON_ADDR_H */

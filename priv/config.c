@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +23,9 @@
 
 #include "common/addr.h"
 #include "common/conf.h"
+#include "common/secfile.h"
 #include "priv/config.h"
+#include "priv/khproto.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #define NAME_MAX_LEN	32		/* user and group names */
@@ -28,12 +33,14 @@
 
 static conf_handler kw_socket, kw_admin_socket, kw_database,
     kw_root_key_file, kw_root_key_tpm, kw_user, kw_metrics, kw_public_url,
-    kw_return_url;
+    kw_return_url, kw_tls;
 
 #define F(m)		offsetof(struct dromos_conf, m)
 
 /* One row per statement; adding a statement is adding a row. */
 static const struct conf_keyword keywords[] = {
+	/* Before "listen", which would match it too. */
+	{ .phrase = "listen tls", .parse = kw_tls },
 	{ .phrase = "listen", .parse = kw_socket, .off = F(listen) },
 	{ .phrase = "admin socket", .parse = kw_admin_socket,
 	    .off = F(admin_socket) },
@@ -311,6 +318,80 @@ kw_metrics(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
 	return 0;
 }
 
+/* One of the files of "listen tls"; the broker gets its path in KH_CONFIG. */
+static int
+tls_file(struct conf *c, struct conf_stmt *st, const char *what, char **dst)
+{
+	const char	*p;
+	int		 line = conf_line(st);
+
+	if (*dst != NULL)
+		return conf_error(c, line, "\"%s\" given twice", what);
+	st->what = what;
+	if (conf_path(c, st, dst) == -1)
+		return -1;
+	if (strlen(*dst) >= KH_TLS_PATH_MAX)
+		return conf_error(c, line, "\"%s\": path longer than %d bytes",
+		    what, KH_TLS_PATH_MAX - 1);
+	for (p = *dst; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return conf_error(c, line, "\"%s\": the path must be "
+			    "printable ASCII", what);
+	return 0;
+}
+
+/*
+ * listen tls "host:port" certificate "/c" key "/k" client ca "/ca": the
+ * broker's API over TCP for gateways on other hosts.  Any numeric address
+ * will do, unlike the metrics': every client must present a certificate
+ * that the client CA signed.  The files are read by config_check_tls().
+ */
+static int
+kw_tls(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
+    void *base)
+{
+	struct dromos_conf	*cf = base;
+	int			 line = conf_line(st), r;
+	char			*s;
+
+	(void)kw;
+	cf->tls_line = st->tok[0].line;
+	if (conf_string(c, st, &s) == -1)
+		return -1;
+	if (addr_parse(s, NULL, NULL) == ADDR_MALFORMED) {
+		conf_error(c, line, "\"%s\": expected a numeric address and "
+		    "port (like 0.0.0.0:8444, [::]:8444 or 192.0.2.10:8444), "
+		    "got \"%.*s\"", st->what, 64, s);
+		conf_strfree(&s);
+		return -1;
+	}
+	conf_strset(&cf->tls_listen, s);
+	for (;;) {
+		line = conf_line(st);
+		if (conf_word(st, "certificate"))
+			r = tls_file(c, st, "listen tls certificate",
+			    &cf->tls_cert);
+		else if (conf_word(st, "key"))
+			r = tls_file(c, st, "listen tls key", &cf->tls_key);
+		else if (conf_word(st, "client")) {
+			if (!conf_word(st, "ca"))
+				return conf_error(c, line, "\"listen tls\": "
+				    "expected \"client ca\"");
+			r = tls_file(c, st, "listen tls client ca",
+			    &cf->tls_ca);
+		} else
+			break;
+		if (r == -1)
+			return -1;
+	}
+	st->what = "listen tls";
+	if (cf->tls_cert == NULL || cf->tls_key == NULL || cf->tls_ca == NULL)
+		return conf_error(c, line, "\"listen tls\": needs certificate, "
+		    "key and client ca (missing %s)", cf->tls_cert == NULL ?
+		    "certificate" : cf->tls_key == NULL ? "key" : "client ca");
+	return 0;
+}
+
 /*
  * The gateway's base URL, from which OAuth redirect URIs are made: https,
  * or http to a loopback host for development; no path, query or fragment.
@@ -428,6 +509,32 @@ config_defaults(struct dromos_conf *cf)
 	return 0;
 }
 
+/* Port and family equal, and the addresses equal or one a wildcard. */
+static int
+addr_overlap(const char *a, const char *b)
+{
+	static const struct in6_addr	 any6 = IN6ADDR_ANY_INIT;
+	struct sockaddr_storage		 sa, sb;
+	struct sockaddr_in		*a4 = (struct sockaddr_in *)&sa;
+	struct sockaddr_in		*b4 = (struct sockaddr_in *)&sb;
+	struct sockaddr_in6		*a6 = (struct sockaddr_in6 *)&sa;
+	struct sockaddr_in6		*b6 = (struct sockaddr_in6 *)&sb;
+
+	if (addr_parse(a, &sa, NULL) == ADDR_MALFORMED ||
+	    addr_parse(b, &sb, NULL) == ADDR_MALFORMED ||
+	    sa.ss_family != sb.ss_family)
+		return 0;
+	if (sa.ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port &&
+		    (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||
+		    a4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    b4->sin_addr.s_addr == htonl(INADDR_ANY));
+	return a6->sin6_port == b6->sin6_port &&
+	    (IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr) ||
+	    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &any6) ||
+	    IN6_ARE_ADDR_EQUAL(&b6->sin6_addr, &any6));
+}
+
 /* What no single statement can judge. */
 static int
 config_check(struct conf *c, const struct dromos_conf *cf)
@@ -444,6 +551,10 @@ config_check(struct conf *c, const struct dromos_conf *cf)
 	if (strcmp(cf->user_keyholder, cf->user_broker) == 0)
 		return conf_error(c, 0, "\"user keyholder\" and \"user broker\" "
 		    "name the same user");
+	if (cf->tls_listen != NULL && cf->metrics_listen != NULL &&
+	    addr_overlap(cf->tls_listen, cf->metrics_listen))
+		return conf_error(c, cf->tls_line, "\"listen tls\" and "
+		    "\"metrics listen\" would share a port");
 	return 0;
 }
 
@@ -481,6 +592,10 @@ config_free(struct dromos_conf *cf)
 	conf_strfree(&cf->user_broker);
 	conf_strfree(&cf->broker_path);
 	conf_strfree(&cf->metrics_listen);
+	conf_strfree(&cf->tls_listen);
+	conf_strfree(&cf->tls_cert);
+	conf_strfree(&cf->tls_key);
+	conf_strfree(&cf->tls_ca);
 	conf_strfree(&cf->public_url);
 	while (cf->nreturn_urls > 0)
 		conf_strfree(&cf->return_urls[--cf->nreturn_urls]);
@@ -508,28 +623,7 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 int
 config_check_file_secrecy(int fd, const char *path, char *err, size_t errlen)
 {
-	struct stat	 st;
-
-	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
-		return -1;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		seterr(err, errlen, "%s: owned by uid %lu, not by root or "
-		    "uid %lu", path, (unsigned long)st.st_uid,
-		    (unsigned long)geteuid());
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		seterr(err, errlen, "%s: mode %04o lets group or others in "
-		    "(chmod 600 it)", path, (unsigned int)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
+	return secfile_check(fd, path, err, errlen);
 }
 
 /* Reads at most max + 1 bytes, so that a larger file is detected. */
@@ -582,7 +676,9 @@ config_load(const char *path, struct dromos_conf *cf, char *err,
 		    CONFIG_FILE_MAX);
 		goto out;
 	}
-	r = config_parse_buf(buf, len, path, cf, err, errlen);
+	if ((r = config_parse_buf(buf, len, path, cf, err, errlen)) == 0 &&
+	    (r = config_check_tls(cf, path, err, errlen)) == -1)
+		config_free(cf);
  out:
 	if (buf != NULL) {
 		explicit_bzero(buf, len);
@@ -838,6 +934,17 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 	fprintf(fp, "keyring rotate after %llu seals\n",
 	    (unsigned long long)cf->rotate_after);
 	dump_line(fp, "metrics listen", cf->metrics_listen);
+	if (cf->tls_listen != NULL) {
+		fputs("listen tls ", fp);
+		dump_str(fp, cf->tls_listen);
+		fputs(" certificate ", fp);
+		dump_str(fp, cf->tls_cert);
+		fputs(" key ", fp);
+		dump_str(fp, cf->tls_key);
+		fputs(" client ca ", fp);
+		dump_str(fp, cf->tls_ca);
+		fputc('\n', fp);
+	}
 	dump_line(fp, "public url", cf->public_url);
 	for (i = 0; i < cf->nreturn_urls; i++)
 		dump_line(fp, "allow return url", cf->return_urls[i]);

@@ -65,6 +65,12 @@ struct dromos_conf {
 	char			*broker_path;	/* the dromos-broker binary */
 	uint64_t		 rotate_after;	/* seals per key version */
 	char			*metrics_listen; /* host:port; NULL: none */
+	/* The broker's API over TCP and mutual TLS ("listen tls"). */
+	char			*tls_listen;	/* host:port; NULL: none */
+	char			*tls_cert;	/* PEM: certificate (chain) */
+	char			*tls_key;	/* PEM: its private key */
+	char			*tls_ca;	/* PEM: CA(s) of the clients */
+	int			 tls_line;	/* of the statement */
 	char			*public_url;	/* the gateway's base URL */
 	/* Where connect sessions may send browsers back (prefixes). */
 	char			*return_urls[CONFIG_RETURN_URLS_MAX];
@@ -73,7 +79,9 @@ struct dromos_conf {
 
 /*
  * Each returns 0, or -1 with a message in err ("file:line: ...").  On
- * error *conf holds nothing (config_free is still safe).
+ * error *conf holds nothing (config_free is still safe).  config_load
+ * also reads the files "listen tls" names and checks them
+ * (config_check_tls); config_parse_buf reads no file.
  */
 int	 config_load(const char *path, struct dromos_conf *, char *err,
 	    size_t errlen);
@@ -88,6 +96,17 @@ void	 config_free(struct dromos_conf *);
  */
 int	 config_check_file_secrecy(int fd, const char *path, char *err,
 	    size_t errlen);
+
+/*
+ * The files of "listen tls", as the broker will read them: the key is a
+ * secret file (common/secfile.h) holding an unencrypted PEM private key
+ * that matches the first certificate of the certificate file; the
+ * certificate and client CA files hold PEM certificates and nothing that
+ * does not parse.  0 when there is no "listen tls" or all is well, or -1
+ * with "name:line: ..." in err.  (priv/tlsfiles.c; OpenSSL.)
+ */
+int	 config_check_tls(const struct dromos_conf *, const char *name,
+	    char *err, size_t errlen);
 
 /* The configuration as dromos.conf text, database password redacted. */
 void	 config_dump(const struct dromos_conf *, FILE *);

@@ -224,6 +224,16 @@ start_broker(const struct dromos_conf *conf, int fd, int debug, int verbose)
 	return pid;
 }
 
+_Static_assert(KH_CONF_MAX <= IMSG_MAXSIZE_DEFAULT - IMSG_HEADER_SIZE,
+    "KH_CONFIG does not fit one imsg");
+
+/* An optional setting: "" when absent. */
+static const char *
+opt(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
 static void
 send_config(struct imsgbuf *ibuf, const struct dromos_conf *conf, int verbose)
 {
@@ -251,7 +261,11 @@ send_config(struct imsgbuf *ibuf, const struct dromos_conf *conf, int verbose)
 	    imsg_add_string(m, conf->user_broker) == -1 ||
 	    imsg_add_string(m, returns) == -1 ||
 	    imsg_add_string(m, conf->metrics_listen ? conf->metrics_listen :
-	    "") == -1)
+	    "") == -1 ||
+	    imsg_add_string(m, opt(conf->tls_listen)) == -1 ||
+	    imsg_add_string(m, opt(conf->tls_cert)) == -1 ||
+	    imsg_add_string(m, opt(conf->tls_key)) == -1 ||
+	    imsg_add_string(m, opt(conf->tls_ca)) == -1)
 		fatalx("cannot build the broker's configuration");
 	if (imsg_close(ibuf, m) == -1 || imsgbuf_flush(ibuf) == -1)
 		fatal("send configuration to the broker");

@@ -37,8 +37,10 @@
 #define KH_PLAIN_MAX		8192	/* plaintext bytes in one SEAL */
 #define KH_SEALED_MAX		(KH_PLAIN_MAX + 36)
 #define KH_BLOB_MAX		14336	/* sealed keyring blob (>= KEYRING_BLOB_MAX) */
-#define KH_CONF_MAX		(8192 + KH_RETURNS_MAX)	/* broker settings */
+/* Broker settings; one imsg holds them (dromosd checks at build time). */
+#define KH_CONF_MAX		(8192 + KH_RETURNS_MAX + 4 * KH_TLS_PATH_MAX)
 #define KH_RETURNS_MAX		4096	/* allowed return URLs */
+#define KH_TLS_PATH_MAX		512	/* a TLS file's path, with its NUL */
 
 enum kh_type {
 	/* broker -> keyholder */
@@ -120,7 +122,12 @@ enum kh_metric {
  *	URL, for OAuth redirect URIs), string broker user, string the
  *	deployment's allowed return URLs, newline-separated, string the
  *	metrics listener ("" for none; else a numeric loopback address and
- *	port: "127.0.0.1:9101", "[::1]:9101")
+ *	port: "127.0.0.1:9101", "[::1]:9101"), string the TLS listener (""
+ *	for none; else a numeric address and port: "0.0.0.0:8444",
+ *	"[::]:8444", "192.0.2.10:8444"), string its certificate file, string
+ *	its private key file, string its client CA file (the three absolute
+ *	paths, shorter than KH_TLS_PATH_MAX, all "" when there is no TLS
+ *	listener; the broker reads them itself, before its sandbox)
  */
 
 #endif /* DROMOS_KHPROTO_H */

@@ -6,7 +6,8 @@
  * Start-up, in order:
  *	check descriptor 3, receive KH_CONFIG
  *	create the HTTP socket (still root: the directory is root's), and
- *	the metrics listener's if there is one
+ *	the metrics listener's if there is one; for the API over TLS, read
+ *	its certificate, key and client CA and bind its TCP socket
  *	drop to _dromos, clear capabilities, harden the process
  *	warm up OpenSSL, libpq, libcurl, jansson and the resolver
  *	load the seccomp filter
@@ -40,6 +41,7 @@
 
 #include "common/log.h"
 #include "common/mxserve.h"
+#include "common/secfile.h"
 #include "policy/policy.h"
 #include "priv/khproto.h"
 #include "common/jsonmem.h"
@@ -59,6 +61,8 @@
 #include "unpriv/scrape.h"
 
 #define GATEWAY_GROUP		"_dromosgw"	/* may connect to us */
+#define TLS_FILE_MAX		((size_t)1024 * 1024)	/* one PEM file */
+#define TLS_BACKLOG		128
 #define CONFIG_TIMEOUT_MS	10000
 /*
  * A request spends most of its time waiting for the database and the
@@ -271,6 +275,46 @@ database_stop(struct broker *b)
 	db_pool_free(b->db);
 }
 
+/*
+ * The API over TCP and mutual TLS, for gateways on other hosts: its PEM
+ * files, read now, while we may (dromosd checked them, but they are read
+ * again here: what counts is what we serve with), and its socket.
+ */
+struct tls_files {
+	char	*pem[3];		/* certificate, key, client CA */
+	size_t	 len[3];
+};
+
+static int
+tls_prepare(const struct kh_config *cf, struct tls_files *tf)
+{
+	const char	*path[3] = { cf->tls_cert, cf->tls_key, cf->tls_ca };
+	const char	*what[3] = { "certificate", "key", "client ca" };
+	char		 err[KH_TLS_PATH_MAX + 128];
+	size_t		 i;
+	int		 fd;
+
+	memset(tf, 0, sizeof(*tf));
+	for (i = 0; i < 3; i++)
+		if (secfile_read(path[i], i == 1 ? SECFILE_SECRET : 0,
+		    TLS_FILE_MAX, &tf->pem[i], &tf->len[i], err,
+		    sizeof(err)) == -1)
+			fatalx("listen tls: %s %s", what[i], err);
+	if ((fd = listen_tcp(cf->tls, TLS_BACKLOG)) == -1)
+		fatalx("cannot listen on %s", cf->tls);
+	return fd;
+}
+
+static void
+tls_files_wipe(struct tls_files *tf)
+{
+	size_t	 i;
+
+	for (i = 0; i < 3; i++)
+		secfile_free(tf->pem[i], tf->len[i]);
+	memset(tf, 0, sizeof(*tf));
+}
+
 /* The admin socket: root's, for the configured group only. */
 static int
 admin_listen(const struct kh_config *cf)
@@ -360,13 +404,15 @@ main(int argc, char *argv[])
 {
 	struct kh_config	 cf;
 	struct khclient		*kh;
-	struct http_server	*srv, *adm = NULL;
-	struct mxserve	*msrv = NULL;
+	struct http_server	*srv, *adm = NULL, *tsrv = NULL;
+	struct http_tls		 tls;
+	struct tls_files	 tf;
+	struct mxserve		*msrv = NULL;
 	uid_t			 uid;
 	gid_t			 gid;
 	unsigned int		 nthreads;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
-	int			 lfd, afd, mfd = -1, sigfd, rv;
+	int			 lfd, afd, mfd = -1, tfd = -1, sigfd, rv;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -417,6 +463,9 @@ main(int argc, char *argv[])
 		fatalx("cannot listen on %s", cf.admin);
 	if (cf.metrics[0] != '\0' && (mfd = metrics_listen(cf.metrics)) == -1)
 		fatalx("cannot serve metrics on %s", cf.metrics);
+	memset(&tf, 0, sizeof(tf));
+	if (cf.tls[0] != '\0')
+		tfd = tls_prepare(&cf, &tf);
 	sandbox(cf.user, &nthreads);
 	broker.kh = kh;
 	snprintf(broker.public_url, sizeof(broker.public_url), "%s",
@@ -431,12 +480,28 @@ main(int argc, char *argv[])
 		fatalx("cannot serve the admin socket");
 	if (mfd != -1 && (msrv = metrics_start(mfd, kh)) == NULL)
 		fatalx("cannot serve metrics on %s", cf.metrics);
+	if (tfd != -1) {
+		tls.cert = tf.pem[0];
+		tls.key = tf.pem[1];
+		tls.ca = tf.pem[2];
+		tsrv = http_start_tls("api-tls", tfd, api_routes, api_nroutes,
+		    &broker, nthreads, &tls);
+		/* GnuTLS holds the key now; our copy of its text goes. */
+		tls_files_wipe(&tf);
+		if (tsrv == NULL)
+			fatalx("cannot serve the API over TLS on %s (see the "
+			    "messages above)", cf.tls);
+		log_info("api over TLS 1.3 on %s, certificate %s; clients need "
+		    "a certificate from %s", cf.tls, cf.tls_cert, cf.tls_ca);
+	}
 	log_kv(LOGL_INFO, "ready", "listen", cf.listen, "admin", cf.admin,
-	    "metrics", cf.metrics[0] != '\0' ? cf.metrics : "-", NULL);
+	    "metrics", cf.metrics[0] != '\0' ? cf.metrics : "-",
+	    "tls", cf.tls[0] != '\0' ? cf.tls : "-", NULL);
 	kh_config_clear(&cf);
 
 	rv = main_loop(kh, sigfd);
 	mxserve_stop(msrv);
+	http_stop(tsrv);
 	http_stop(adm);
 	http_stop(srv);
 	database_stop(&broker);

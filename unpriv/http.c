@@ -18,9 +18,24 @@
  * none), so each worker here is a daemon of its own with one thread and
  * no listening socket, and a thread of ours accepts and hands connections
  * to the workers in turn.
+ *
+ * TLS.  A server made by http_start_tls() has workers with libmicrohttpd's
+ * TLS (GnuTLS), which asks for a client certificate but accepts a client
+ * without one and never checks the one it gets.  libmicrohttpd (0.9.75)
+ * makes each connection's GnuTLS session before it reads a byte and then
+ * tells us, MHD_CONNECTION_NOTIFY_STARTED, so tls_started() makes the
+ * certificate compulsory and verifies it in the handshake (tls_verify):
+ * a client without a certificate that the client CA signed, valid now
+ * and for client authentication, fails the handshake and gets no HTTP
+ * answer.  Each request checks again that its connection's certificate
+ * was verified (nothing else could have let it in, but a handshake
+ * without our callback must never reach a route).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,10 +50,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
+#include "common/addr.h"
 #include "common/jsonmem.h"
 #include "common/log.h"
 #include "unpriv/broker.h"
@@ -54,6 +72,12 @@
  */
 #define HTTP_CONN_MEMORY	((size_t)16 * 1024)
 #define HTTP_WORKERS_MAX	64u
+/*
+ * TLS 1.3 only, and no session tickets: every connection makes a full
+ * handshake, with its client certificate (a resumed one would skip it).
+ */
+#define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:%NO_TICKETS"
+#define HTTP_TLS_OPTS		5
 
 struct http_server {
 	const char		*name;
@@ -68,6 +92,23 @@ struct http_server {
 	unsigned int		 nw;
 	unsigned int		 next;		/* the worker of the next one */
 	int			 mbase;		/* metrics_routes() */
+	int			 tls;		/* http_start_tls() */
+	/* The workers' TLS options (MHD_OPTION_ARRAY), only while starting. */
+	struct MHD_OptionItem	 tlsopt[HTTP_TLS_OPTS];
+};
+
+/*
+ * A connection of a TLS server, from MHD_CONNECTION_NOTIFY_STARTED to
+ * MHD_CONNECTION_NOTIFY_CLOSED (its socket context): what its handshake
+ * did, for the one line logged when it ends without a request.
+ */
+struct http_tlsconn {
+	struct http_server	*srv;
+	char			 peer[ADDR_TEXT_MAX];
+	unsigned int		 last_in;	/* handshake message, + 1 */
+	int			 verify_ran;
+	int			 verified;
+	unsigned long		 requests;
 };
 
 /* Per-request state, from the first call to the completion callback. */
@@ -481,6 +522,211 @@ finish(struct http_server *srv, struct http_ctx *ctx)
 	return ctx->route->handler(r);
 }
 
+/* TLS connections (see the top of this file). */
+
+static struct http_tlsconn *
+tls_conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo	*ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd makes its connection the session's pointer. */
+static struct http_tlsconn *
+tls_conn_of_session(gnutls_session_t s)
+{
+	struct MHD_Connection	*c = gnutls_session_get_ptr(s);
+
+	return c != NULL ? tls_conn_of(c) : NULL;
+}
+
+/* Only a client certificate will do (RFC 5280 id-kp-clientAuth). */
+static const gnutls_typed_vdata_st	 tls_purpose[] = {
+	{ .type = GNUTLS_DT_KEY_PURPOSE_OID,
+	  .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT },
+};
+
+/*
+ * The client's certificate chain against the client CA (the trust list
+ * of the workers' credentials) and the clock, as a client certificate.
+ * Non-zero fails the handshake.  Runs once the client proved it holds
+ * the key (after its CertificateVerify); never runs for a client that
+ * sent no certificate, which GNUTLS_CERT_REQUIRE has failed already.
+ */
+static int
+tls_verify(gnutls_session_t s)
+{
+	struct http_tlsconn	*tc = tls_conn_of_session(s);
+	gnutls_datum_t		 why;
+	unsigned int		 status = 0, n = 0;
+	int			 rv;
+
+	rv = gnutls_certificate_verify_peers(s,
+	    (gnutls_typed_vdata_st *)(uintptr_t)tls_purpose, 1, &status);
+	if (tc != NULL)
+		tc->verify_ran = 1;
+	if (rv == GNUTLS_E_SUCCESS && status == 0 &&
+	    gnutls_certificate_get_peers(s, &n) != NULL && n > 0) {
+		if (tc != NULL)
+			tc->verified = 1;
+		return 0;
+	}
+	if (tc == NULL)
+		return -1;
+	if (rv != GNUTLS_E_SUCCESS)
+		log_warnx("%s: TLS client %s refused: its certificate cannot "
+		    "be verified: %s", tc->srv->name, tc->peer,
+		    gnutls_strerror(rv));
+	else if (gnutls_certificate_verification_status_print(status,
+	    GNUTLS_CRT_X509, &why, 0) == GNUTLS_E_SUCCESS) {
+		log_warnx("%s: TLS client %s refused: %s", tc->srv->name,
+		    tc->peer, (const char *)why.data);
+		gnutls_free(why.data);
+	} else
+		log_warnx("%s: TLS client %s refused: its certificate does "
+		    "not verify (status 0x%x)", tc->srv->name, tc->peer,
+		    status);
+	return -1;
+}
+
+/* Remembers the last handshake message the client sent, for the log. */
+static int
+tls_hook(gnutls_session_t s, unsigned int htype, unsigned int when,
+    unsigned int incoming, const gnutls_datum_t *msg)
+{
+	struct http_tlsconn	*tc;
+
+	(void)when;
+	(void)msg;
+	if (incoming && (tc = tls_conn_of_session(s)) != NULL)
+		tc->last_in = htype + 1;
+	return 0;
+}
+
+static void
+tls_peer(struct MHD_Connection *c, char *buf, size_t sz)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	char				 a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, sz, "?");
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)ci->client_addr;
+		if (inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)) != NULL)
+			snprintf(buf, sz, "%s:%u", a, ntohs(sin->sin_port));
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)
+		    ci->client_addr;
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)) != NULL)
+			snprintf(buf, sz, "[%s]:%u", a, ntohs(sin6->sin6_port));
+	}
+}
+
+/*
+ * A new connection: its session exists and has not read a byte.  Should
+ * any of this fail, the connection still cannot make a request: none gets
+ * past tls_request_ok() without tls_verify() having passed.
+ */
+static void
+tls_started(struct http_server *srv, struct MHD_Connection *c, void **sctx)
+{
+	const union MHD_ConnectionInfo	*ci;
+	struct http_tlsconn		*tc;
+	gnutls_session_t		 s;
+
+	if ((tc = calloc(1, sizeof(*tc))) == NULL) {
+		log_warn("%s: a TLS connection", srv->name);
+		return;
+	}
+	tc->srv = srv;
+	tls_peer(c, tc->peer, sizeof(tc->peer));
+	*sctx = tc;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || (s = ci->tls_session) == NULL) {
+		log_warnx("%s: TLS connection from %s has no session", srv->name,
+		    tc->peer);
+		return;
+	}
+	gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_function(s, tls_verify);
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY,
+	    GNUTLS_HOOK_POST, tls_hook);
+}
+
+/* Why a connection ended without a request, when tls_verify() has not said. */
+static void
+tls_log_end(const struct http_tlsconn *tc)
+{
+	unsigned int	 last = tc->last_in;
+
+	if (last == 0)
+		log_debug("%s: TLS client %s: no TLS handshake (nothing sent, "
+		    "or not TLS)", tc->srv->name, tc->peer);
+	else if (last == GNUTLS_HANDSHAKE_CERTIFICATE_PKT + 1 &&
+	    !tc->verify_ran)
+		log_warnx("%s: TLS client %s refused: no client certificate",
+		    tc->srv->name, tc->peer);
+	else if (last == GNUTLS_HANDSHAKE_FINISHED + 1 && tc->verified)
+		log_debug("%s: TLS client %s closed without a request",
+		    tc->srv->name, tc->peer);
+	else
+		log_debug("%s: TLS client %s: handshake failed after its %s",
+		    tc->srv->name, tc->peer,
+		    gnutls_handshake_description_get_name(
+		    (gnutls_handshake_description_t)(last - 1)));
+}
+
+/* The session is gone by now (libmicrohttpd frees it first). */
+static void
+tls_closed(struct http_tlsconn *tc)
+{
+	if (tc == NULL)
+		return;
+	if (tc->requests == 0 && (tc->verified || !tc->verify_ran))
+		tls_log_end(tc);
+	explicit_bzero(tc, sizeof(*tc));
+	free(tc);
+}
+
+static void
+http_notify(void *cls, struct MHD_Connection *c, void **sctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server	*srv = cls;
+
+	if (!srv->tls)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		tls_started(srv, c, sctx);
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		tls_closed(*sctx);
+		*sctx = NULL;
+	}
+}
+
+/* Before a request of a TLS server is looked at. */
+static int
+tls_request_ok(struct http_server *srv, struct MHD_Connection *c)
+{
+	struct http_tlsconn	*tc = tls_conn_of(c);
+
+	if (tc == NULL || !tc->verified) {
+		log_warnx("%s: TLS client %s: a request without a verified "
+		    "client certificate; closing", srv->name,
+		    tc != NULL ? tc->peer : "?");
+		return 0;
+	}
+	tc->requests++;
+	return 1;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -491,6 +737,9 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	if (ctx == NULL) {
+		/* No verified client certificate: close, answer nothing. */
+		if (srv->tls && !tls_request_ok(srv, c))
+			return MHD_NO;
 		if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
@@ -552,17 +801,20 @@ static void http_mhdlog(void *, const char *, va_list)
     __attribute__((__format__(__printf__, 2, 0)));
 
 /*
- * Our sockets are unix-domain ones, which libmicrohttpd only learns by
- * trying TCP options on each new connection and failing: three messages
- * a connection that say nothing is wrong.
+ * Messages that say nothing is wrong, or nothing we have not said better.
+ * The unix-domain sockets, which libmicrohttpd only learns by trying TCP
+ * options on each new connection and failing, cost three a connection.
+ * Every failed TLS handshake gets the same message, whatever failed and
+ * with no client named: tls_verify() and tls_closed() say which and who.
  */
 static int
-mhd_unix_noise(const char *msg)
+mhd_noise(const char *msg)
 {
 	static const char *const noise[] = {
 		"Setting TCP_NODELAY option to ON state failed",
 		"Setting TCP_CORK option to OFF state failed",
 		"Failed to push the data from buffers to the network",
+		"Error: received handshake message out of context",
 	};
 	size_t	 i;
 
@@ -583,27 +835,33 @@ http_mhdlog(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	if (mhd_unix_noise(msg))
+	if (mhd_noise(msg))
 		log_debug("httpd: %s", msg);
 	else
 		log_warnx("httpd: %s", msg);
 }
 
-/* A worker: one thread, no listening socket, connections from us. */
+/*
+ * A worker: one thread, no listening socket, connections from us.  The
+ * TLS options (an empty list for a plain server) come last, after
+ * MHD_USE_TLS has been seen, which they need.
+ */
 static struct MHD_Daemon *
 worker_start(struct http_server *srv, unsigned int limit)
 {
 	/* TURBO: read and write before polling; the sockets do not block. */
 	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
-	    MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    http_access, srv,
+	    MHD_USE_TURBO | MHD_USE_ERROR_LOG | (srv->tls ? MHD_USE_TLS : 0),
+	    0, NULL, NULL, http_access, srv,
 	    /* First, so that every message of MHD's comes to us. */
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhdlog, NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_notify, srv,
+	    MHD_OPTION_ARRAY, srv->tlsopt,
 	    MHD_OPTION_END);
 }
 
@@ -666,9 +924,33 @@ acceptor(void *arg)
 	return NULL;
 }
 
-struct http_server *
-http_start(const char *name, int listenfd, const struct http_route *routes,
-    size_t nroutes, struct broker *b, unsigned int nthreads)
+static void
+tls_options(struct http_server *srv, const struct http_tls *tls)
+{
+	const struct {
+		enum MHD_OPTION	 opt;
+		const char	*s;
+	} o[HTTP_TLS_OPTS - 1] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, tls->cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, tls->key },
+		{ MHD_OPTION_HTTPS_MEM_TRUST, tls->ca },
+		{ MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES },
+	};
+	size_t	 i;
+
+	srv->tls = 1;
+	for (i = 0; i < HTTP_TLS_OPTS - 1; i++) {
+		srv->tlsopt[i].option = o[i].opt;
+		srv->tlsopt[i].value = 0;
+		srv->tlsopt[i].ptr_value = (void *)(uintptr_t)o[i].s;
+	}
+	srv->tlsopt[i].option = MHD_OPTION_END;
+}
+
+static struct http_server *
+server_start(const char *name, int listenfd, const struct http_route *routes,
+    size_t nroutes, struct broker *b, unsigned int nthreads,
+    const struct http_tls *tls)
 {
 	struct http_server	*srv;
 	unsigned int		 i, limit;
@@ -676,6 +958,7 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
 		log_warn("%s", __func__);
+		(void)close(listenfd);
 		return NULL;
 	}
 	srv->name = name;
@@ -684,6 +967,9 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
 	srv->b = b;
 	srv->listenfd = listenfd;
 	srv->stop[0] = srv->stop[1] = -1;
+	srv->tlsopt[0].option = MHD_OPTION_END;
+	if (tls != NULL)
+		tls_options(srv, tls);
 	srv->mbase = metrics_routes(name, routes, nroutes);
 	srv->nw = nthreads == 0 ? 1 : nthreads > HTTP_WORKERS_MAX ?
 	    HTTP_WORKERS_MAX : nthreads;
@@ -693,6 +979,9 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
 			log_warnx("cannot start the %s HTTP server", name);
 			goto fail;
 		}
+	/* The PEM text is the caller's again, to wipe. */
+	memset(srv->tlsopt, 0, sizeof(srv->tlsopt));
+	srv->tlsopt[0].option = MHD_OPTION_END;
 	if ((fl = fcntl(listenfd, F_GETFL)) == -1 ||
 	    fcntl(listenfd, F_SETFL, fl | O_NONBLOCK) == -1 ||
 	    pipe2(srv->stop, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -709,6 +998,29 @@ http_start(const char *name, int listenfd, const struct http_route *routes,
  fail:
 	http_stop(srv);
 	return NULL;
+}
+
+struct http_server *
+http_start(const char *name, int listenfd, const struct http_route *routes,
+    size_t nroutes, struct broker *b, unsigned int nthreads)
+{
+	return server_start(name, listenfd, routes, nroutes, b, nthreads,
+	    NULL);
+}
+
+struct http_server *
+http_start_tls(const char *name, int listenfd,
+    const struct http_route *routes, size_t nroutes, struct broker *b,
+    unsigned int nthreads, const struct http_tls *tls)
+{
+	if (tls == NULL || tls->cert == NULL || tls->key == NULL ||
+	    tls->ca == NULL) {
+		errno = EINVAL;
+		(void)close(listenfd);
+		return NULL;
+	}
+	return server_start(name, listenfd, routes, nroutes, b, nthreads,
+	    tls);
 }
 
 void

@@ -1,6 +1,7 @@
 /*
  * The broker's HTTP servers (libmicrohttpd) on unix sockets: the internal
- * API the gateway calls and the admin API dromosctl calls.  This file is
+ * API the gateway calls and the admin API dromosctl calls; and the same
+ * internal API over TCP with mutual TLS for gateways on other hosts.  This file is
  * the plumbing they share: routing with path parameters, JSON bodies within
  * a size limit, request ids, RFC 9457 problem documents, an access log.
  * The routes themselves live in api.c and admin.c.
@@ -52,6 +53,25 @@ struct http_server	*http_start(const char *name, int listenfd,
 			    const struct http_route *, size_t nroutes,
 			    struct broker *, unsigned int nthreads);
 void			 http_stop(struct http_server *);
+
+/* PEM text (NUL-terminated) of a TLS server. */
+struct http_tls {
+	const char	*cert;		/* its certificate, then any chain */
+	const char	*key;		/* the certificate's private key */
+	const char	*ca;		/* the CA(s) that sign its clients */
+};
+
+/*
+ * http_start() on a TCP socket, over TLS 1.3 only, where the handshake
+ * fails unless the client presents a certificate that a CA of tls->ca
+ * signed, valid now and fit for client authentication (no certificate,
+ * no connection: nothing is answered).  The PEM text is parsed during the
+ * call and not used after it: the caller wipes the key's.
+ */
+struct http_server	*http_start_tls(const char *name, int listenfd,
+			    const struct http_route *, size_t nroutes,
+			    struct broker *, unsigned int nthreads,
+			    const struct http_tls *);
 
 /* Answers.  Each takes ownership of the json_t it is given. */
 enum MHD_Result	 http_json(struct http_req *, unsigned int status, json_t *);

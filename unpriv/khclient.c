@@ -953,6 +953,25 @@ group_ok(const char *g)
 	return 1;
 }
 
+/* A TLS file's path: absolute, printable, shorter than KH_TLS_PATH_MAX. */
+static int
+tls_path_ok(const char *p)
+{
+	return p[0] == '/' && printable_ok(p, KH_TLS_PATH_MAX - 1);
+}
+
+/* No TLS listener and no files, or an address and all three files. */
+static int
+tls_ok(const struct kh_config *cf)
+{
+	if (cf->tls[0] == '\0')
+		return cf->tls_cert[0] == '\0' && cf->tls_key[0] == '\0' &&
+		    cf->tls_ca[0] == '\0';
+	return addr_parse(cf->tls, NULL, NULL) != ADDR_MALFORMED &&
+	    tls_path_ok(cf->tls_cert) && tls_path_ok(cf->tls_key) &&
+	    tls_path_ok(cf->tls_ca);
+}
+
 static int
 config_decode(struct imsg *imsg, struct kh_config *cf)
 {
@@ -977,7 +996,12 @@ config_decode(struct imsg *imsg, struct kh_config *cf)
 	(void)imsg_read_string(&r, cf->user, sizeof(cf->user));
 	(void)imsg_read_string(&r, cf->returns, sizeof(cf->returns));
 	(void)imsg_read_string(&r, cf->metrics, sizeof(cf->metrics));
+	(void)imsg_read_string(&r, cf->tls, sizeof(cf->tls));
+	(void)imsg_read_string(&r, cf->tls_cert, sizeof(cf->tls_cert));
+	(void)imsg_read_string(&r, cf->tls_key, sizeof(cf->tls_key));
+	(void)imsg_read_string(&r, cf->tls_ca, sizeof(cf->tls_ca));
 	if (imsg_read_end(&r) == -1 || !path_ok(cf->listen, 0) ||
+	    !tls_ok(cf) ||
 	    (cf->metrics[0] != '\0' &&
 	    addr_parse_local(cf->metrics, NULL, NULL) != ADDR_LOOPBACK) ||
 	    cf->public_url[0] == '\0' || !group_ok(cf->user) ||

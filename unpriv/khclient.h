@@ -74,6 +74,11 @@ struct kh_config {
 	char		 user[KH_USER_MAX + 1];		/* to run as */
 	char		 returns[KH_RETURNS_MAX + 1];	/* "\n"-separated */
 	char		 metrics[ADDR_TEXT_MAX];	/* "" or loopback */
+	/* The API over TCP and mutual TLS: all "" when there is none. */
+	char		 tls[ADDR_TEXT_MAX];		/* host:port */
+	char		 tls_cert[KH_TLS_PATH_MAX];	/* PEM files */
+	char		 tls_key[KH_TLS_PATH_MAX];
+	char		 tls_ca[KH_TLS_PATH_MAX];
 };
 
 /* KH_R_STATUS. */

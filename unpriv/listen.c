@@ -1,5 +1,5 @@
 /*
- * listen.c: unix sockets for the broker to serve on.
+ * listen.c: unix and TCP sockets for the broker to serve on.
  *
  * The socket is bound under a restrictive umask so that it is never
  * reachable with wider permissions than asked, even for a moment; its mode
@@ -11,11 +11,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "unpriv/listen.h"
 
@@ -132,4 +135,35 @@ listen_unix(const char *path, mode_t mode, uid_t uid, gid_t gid)
 	(void)close(fd);
 	errno = saved;
 	return -1;
+}
+
+int
+listen_tcp(const char *addr, int backlog)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, on = 1, saved;
+
+	if (addr_parse(addr, &ss, &len) == ADDR_MALFORMED) {
+		log_warnx("%s: not a numeric address and port", addr);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1) {
+		log_warn("%s: socket", addr);
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, backlog) == -1) {
+		saved = errno;
+		log_warn("listen %s", addr);
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }

@@ -14,7 +14,7 @@
 #include "common/histogram.h"
 #include "unpriv/metrics.h"
 
-#define SERVERS_MAX	4		/* api, admin, and room */
+#define SERVERS_MAX	4		/* api, admin, api-tls, and room */
 #define SLOTS_MAX	64		/* route rows plus one unmatched each */
 #define STATUS_MIN	100u
 #define STATUS_N	500u		/* 100 to 599 */

@@ -3,7 +3,8 @@
 PROGS += dromos-broker
 dromos-broker_SRCS := unpriv/broker.c
 dromos-broker_LIBS := unpriv imsg policy common
-UNPRIV_LDLIBS := -lmicrohttpd -ljansson -lpq -lcurl -lssl -lcrypto -lsodium
+UNPRIV_LDLIBS := -lmicrohttpd -lgnutls -ljansson -lpq -lcurl -lssl -lcrypto \
+	-lsodium
 dromos-broker_LDLIBS := $(UNPRIV_LDLIBS) -lseccomp -lcap
 
 LIBS += unpriv

@@ -20,36 +20,21 @@
 #include "common/log.h"
 #include "common/mxserve.h"
 #include "unpriv/khclient.h"
+#include "unpriv/listen.h"
 #include "unpriv/metrics.h"
 #include "unpriv/scrape.h"
+
+#define METRICS_BACKLOG	16
 
 int
 metrics_listen(const char *addr)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	int			 fd, on = 1;
-
-	if (addr_parse_local(addr, &ss, &len) != ADDR_LOOPBACK) {
+	if (addr_parse_local(addr, NULL, NULL) != ADDR_LOOPBACK) {
 		log_warnx("metrics listen %s: not a numeric loopback address",
 		    addr);
 		return -1;
 	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1) {
-		log_warn("metrics: socket");
-		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
-	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    listen(fd, 16) == -1) {
-		log_warn("metrics listen %s", addr);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return listen_tcp(addr, METRICS_BACKLOG);
 }
 
 /*

@@ -1,4 +1,4 @@
 FUZZ += conf
 fuzz_conf_SRCS := fuzz/conf/fuzz_conf.c
 fuzz_conf_LIBS := priv common
-fuzz_conf_LDLIBS :=
+fuzz_conf_LDLIBS := -lcrypto

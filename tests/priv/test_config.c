@@ -326,6 +326,64 @@ static const struct errcase errcases[] = {
 	  NAME ":1: \"metrics listen\": metrics are plain HTTP and only served "
 	  "on a numeric loopback address (like 127.0.0.1:9101 or "
 	  "[::1]:9101), got \"[::ffff:10.0.0.1]:9101\"" },
+	/* The broker's API over TLS. */
+	{ "listen tls \"localhost:8444\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\"\n",
+	  NAME ":1: \"listen tls\": expected a numeric address and port "
+	  "(like 0.0.0.0:8444, [::]:8444 or 192.0.2.10:8444), got "
+	  "\"localhost:8444\"" },
+	{ "listen tls \"::1:8444\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\"\n",
+	  NAME ":1: \"listen tls\": expected a numeric address and port "
+	  "(like 0.0.0.0:8444, [::]:8444 or 192.0.2.10:8444), got "
+	  "\"::1:8444\"" },
+	{ "listen tls \"0.0.0.0:0\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\"\n",
+	  NAME ":1: \"listen tls\": expected a numeric address and port "
+	  "(like 0.0.0.0:8444, [::]:8444 or 192.0.2.10:8444), got "
+	  "\"0.0.0.0:0\"" },
+	{ "listen tls \"0.0.0.0:8444\"\n",
+	  NAME ":1: \"listen tls\": needs certificate, key and client ca "
+	  "(missing certificate)" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" client ca "
+	  "\"/ca\"\n",
+	  NAME ":1: \"listen tls\": needs certificate, key and client ca "
+	  "(missing key)" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\"\n",
+	  NAME ":1: \"listen tls\": needs certificate, key and client ca "
+	  "(missing client ca)" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
+	  "client \"/ca\"\n",
+	  NAME ":1: \"listen tls\": expected \"client ca\"" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
+	  "key \"/k2\" client ca \"/ca\"\n",
+	  NAME ":1: \"listen tls key\" given twice" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"c.pem\" key \"/k\" "
+	  "client ca \"/ca\"\n",
+	  NAME ":1: \"listen tls certificate\": \"c.pem\" is not an "
+	  "absolute path" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\" port 8445\n",
+	  NAME ":1: \"listen tls\": unexpected \"port\"" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\"\n"
+	  "listen tls \"0.0.0.0:8445\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\"\n",
+	  NAME ":2: duplicate \"listen tls\" statement (first on line 1)" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\xc3\xa9\" "
+	  "key \"/k\" client ca \"/ca\"\n",
+	  NAME ":1: \"listen tls certificate\": the path must be printable "
+	  "ASCII" },
+	{ REQUIRED "metrics listen \"127.0.0.1:9101\"\n"
+	  "listen tls \"0.0.0.0:9101\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\"\n",
+	  NAME ":5: \"listen tls\" and \"metrics listen\" would share a "
+	  "port" },
+	{ REQUIRED "metrics listen \"[::1]:9101\"\n"
+	  "listen tls \"[::1]:9101\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\"\n",
+	  NAME ":5: \"listen tls\" and \"metrics listen\" would share a "
+	  "port" },
 	/* The lexer. */
 	{ "listen \"/a\n", NAME ":1: unterminated quoted string" },
 	{ "\n\nlisten \"/a", NAME ":3: unterminated quoted string" },
@@ -638,6 +696,63 @@ dump(const struct dromos_conf *cf)
 	return buf;
 }
 
+/* "listen tls" next to the unix socket, and what it may share a port with. */
+static void
+test_tls(void **state)
+{
+	static const char *const addrs[] = {
+		"0.0.0.0:8444", "[::]:8444", "192.0.2.10:8444",
+		"[2001:db8::10]:8444", "127.0.0.1:8444",
+	};
+	struct dromos_conf	 cf;
+	char			 text[1024];
+	size_t			 i;
+
+	(void)state;
+	parse_ok(REQUIRED "listen \"/run/b.sock\"\n"
+	    "listen tls \"0.0.0.0:8444\" certificate \"/etc/dromos/b.crt\" "
+	    "key \"/etc/dromos/b.key\" client ca \"/etc/dromos/gw-ca.pem\"\n",
+	    &cf);
+	assert_string_equal(cf.listen, "/run/b.sock");
+	assert_string_equal(cf.tls_listen, "0.0.0.0:8444");
+	assert_string_equal(cf.tls_cert, "/etc/dromos/b.crt");
+	assert_string_equal(cf.tls_key, "/etc/dromos/b.key");
+	assert_string_equal(cf.tls_ca, "/etc/dromos/gw-ca.pem");
+	assert_int_equal(cf.tls_line, 5);
+	config_free(&cf);
+	assert_null(cf.tls_listen);
+
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		snprintf(text, sizeof(text), REQUIRED "listen tls \"%s\" "
+		    "client ca /ca key /k certificate /c\n", addrs[i]);
+		parse_ok(text, &cf);
+		assert_string_equal(cf.tls_listen, addrs[i]);
+		config_free(&cf);
+	}
+
+	/* Without it, nothing: the broker serves its unix socket only. */
+	parse_ok(REQUIRED, &cf);
+	assert_null(cf.tls_listen);
+	assert_null(cf.tls_cert);
+	/* No file is read before config_load: this one does not exist. */
+	assert_int_equal(config_check_tls(&cf, NAME, err, sizeof(err)), 0);
+	config_free(&cf);
+
+	/* Other ports, or other families, do not clash with the metrics. */
+	parse_ok(REQUIRED "metrics listen 127.0.0.1:9101\n"
+	    "listen tls \"[::]:9101\" certificate /c key /k client ca /ca\n",
+	    &cf);
+	config_free(&cf);
+	parse_ok(REQUIRED "metrics listen 127.0.0.1:9101\n"
+	    "listen tls \"127.0.0.2:9101\" certificate /c key /k client ca "
+	    "/ca\n", &cf);
+	config_free(&cf);
+	parse_ok(REQUIRED "metrics listen 127.0.0.1:9101\n"
+	    "listen tls \"0.0.0.0:9102\" certificate /c key /k client ca "
+	    "/ca\n", &cf);
+	config_free(&cf);
+}
+
 static void
 test_dump(void **state)
 {
@@ -650,8 +765,12 @@ test_dump(void **state)
 	    "root key tpm \"/t\" tcti \"swtpm:port=2321\" pcrs \"sha256:0,7\"\n"
 	    "audit log \"/var/log/a b\"\n"
 	    "admin socket \"/run/a.sock\" group _dromosadm\n"
-	    "metrics listen 127.0.0.1:9101\n", &cf);
+	    "metrics listen 127.0.0.1:9101\n"
+	    "listen tls \"[::]:8444\" key \"/k\" client ca \"/ca\" \\\n"
+	    "    certificate \"/c\"\n", &cf);
 	out = dump(&cf);
+	assert_non_null(strstr(out, "listen tls \"[::]:8444\" certificate "
+	    "\"/c\" key \"/k\" client ca \"/ca\"\n"));
 	assert_null(strstr(out, "hunter2"));
 	assert_non_null(strstr(out, "database \"host=/run/postgresql "
 	    "password=[redacted] dbname=\\\"q\\\"\"\n"));
@@ -666,6 +785,10 @@ test_dump(void **state)
 	assert_string_equal(again.audit_log, "/var/log/a b");
 	assert_string_equal(again.admin_group, "_dromosadm");
 	assert_string_equal(again.metrics_listen, "127.0.0.1:9101");
+	assert_string_equal(again.tls_listen, "[::]:8444");
+	assert_string_equal(again.tls_cert, "/c");
+	assert_string_equal(again.tls_key, "/k");
+	assert_string_equal(again.tls_ca, "/ca");
 	free(out);
 	free(out2);
 	config_free(&again);
@@ -825,6 +948,124 @@ test_load(void **state)
 	free(big);
 }
 
+/* A self-signed certificate and its key, made with the openssl tool. */
+static void
+make_cert(const char *name)
+{
+	char	 cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -keyout '%s/%s.key' -out "
+	    "'%s/%s.crt' -days 2 -subj /CN=%s 2>/dev/null && chmod 600 "
+	    "'%s/%s.key'", tmpdir, name, tmpdir, name, name, tmpdir, name);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* config_load with "listen tls" and its files: err for the last line. */
+static int
+load_tls(const char *crt, const char *key, const char *ca)
+{
+	struct dromos_conf	 cf;
+	char			 path[256], text[2048];
+	int			 r;
+
+	snprintf(path, sizeof(path), "%s/tls.conf", tmpdir);
+	snprintf(text, sizeof(text), REQUIRED "listen tls \"0.0.0.0:8444\" "
+	    "certificate \"%s/%s\" \\\n  key \"%s/%s\" client ca \"%s/%s\"\n",
+	    tmpdir, crt, tmpdir, key, tmpdir, ca);
+	write_file(path, text, strlen(text), 0600);
+	r = config_load(path, &cf, err, sizeof(err));
+	if (r == 0) {
+		assert_non_null(cf.tls_key);
+		config_free(&cf);
+	} else
+		assert_null(cf.tls_listen);
+	return r;
+}
+
+static void
+want_err(const char *fmt, ...) __attribute__((__format__(__printf__, 1, 2)));
+
+static void
+want_err(const char *fmt, ...)
+{
+	char	 want[1024];
+	int	 n;
+	va_list	 ap;
+
+	n = snprintf(want, sizeof(want), "%s/tls.conf:4: \"listen tls\": ",
+	    tmpdir);
+	va_start(ap, fmt);
+	vsnprintf(want + n, sizeof(want) - (size_t)n, fmt, ap);
+	va_end(ap);
+	assert_string_equal(err, want);
+}
+
+static void
+test_load_tls(void **state)
+{
+	char	 a[256], b[256], cmd[1024];
+
+	(void)state;
+	make_cert("srv");
+	make_cert("ca");
+	make_cert("other");
+	assert_int_equal(load_tls("srv.crt", "srv.key", "ca.crt"), 0);
+	/* Several CAs in one file. */
+	snprintf(cmd, sizeof(cmd), "cat '%s/ca.crt' '%s/other.crt' > "
+	    "'%s/both.pem'", tmpdir, tmpdir, tmpdir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(load_tls("srv.crt", "srv.key", "both.pem"), 0);
+
+	assert_int_equal(load_tls("srv.crt", "other.key", "ca.crt"), -1);
+	want_err("key %s/other.key does not match certificate %s/srv.crt",
+	    tmpdir, tmpdir);
+	assert_int_equal(load_tls("srv.crt", "srv.key", "absent.pem"), -1);
+	want_err("client ca %s/absent.pem: %s", tmpdir, strerror(ENOENT));
+	assert_int_equal(load_tls("srv.crt", "srv.key", "srv.key"), -1);
+	want_err("client ca %s/srv.key: no PEM certificate in it", tmpdir);
+	assert_int_equal(load_tls("srv.key", "srv.key", "ca.crt"), -1);
+	want_err("certificate %s/srv.key: no PEM certificate in it", tmpdir);
+	assert_int_equal(load_tls("srv.crt", "srv.crt", "ca.crt"), -1);
+	want_err("key %s/srv.crt: mode 0644 lets group or others in "
+	    "(chmod 600 it)", tmpdir);
+
+	/* A CA file with a certificate, then a broken one. */
+	snprintf(cmd, sizeof(cmd), "(cat '%s/ca.crt'; printf -- '-----BEGIN "
+	    "CERTIFICATE-----\\nMIIBbroken\\n-----END CERTIFICATE-----\\n') > "
+	    "'%s/mixed.pem'", tmpdir, tmpdir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(load_tls("srv.crt", "srv.key", "mixed.pem"), -1);
+	want_err("client ca %s/mixed.pem: a certificate in it does not parse",
+	    tmpdir);
+
+	/* The key: mode, a link, a passphrase, no key at all. */
+	snprintf(a, sizeof(a), "%s/srv.key", tmpdir);
+	assert_int_equal(chmod(a, 0640), 0);
+	assert_int_equal(load_tls("srv.crt", "srv.key", "ca.crt"), -1);
+	want_err("key %s/srv.key: mode 0640 lets group or others in "
+	    "(chmod 600 it)", tmpdir);
+	assert_int_equal(chmod(a, 0600), 0);
+	snprintf(b, sizeof(b), "%s/link.key", tmpdir);
+	assert_int_equal(symlink(a, b), 0);
+	assert_int_equal(load_tls("srv.crt", "link.key", "ca.crt"), -1);
+	want_err("key %s/link.key: is a symbolic link", tmpdir);
+	snprintf(cmd, sizeof(cmd), "openssl pkey -in '%s' -aes256 -passout "
+	    "pass:secret -out '%s/enc.key' && chmod 600 '%s/enc.key'", a,
+	    tmpdir, tmpdir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(load_tls("srv.crt", "enc.key", "ca.crt"), -1);
+	want_err("key %s/enc.key: no PEM private key in it (an encrypted key "
+	    "is refused: the broker has no passphrase)", tmpdir);
+	snprintf(b, sizeof(b), "%s/empty.key", tmpdir);
+	write_file(b, "", 0, 0600);
+	assert_int_equal(load_tls("srv.crt", "empty.key", "ca.crt"), -1);
+	want_err("key %s/empty.key: empty", tmpdir);
+	/* Not a file. */
+	assert_int_equal(load_tls("srv.crt", "srv.key", ""), -1);
+	want_err("client ca %s/: not a regular file", tmpdir);
+}
+
 int
 run_config_tests(void)
 {
@@ -839,10 +1080,12 @@ run_config_tests(void)
 		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_redact_conninfo),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_secrecy),
 		cmocka_unit_test(test_secrecy_owner),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_tls),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup_dir,

@@ -475,11 +475,13 @@ fakekh_stop(struct fakekh *fk)
 
 void
 fakekh_send_config(int fd, const char *listen, const char *admin,
-    const char *group, const char *db, const char *metrics, uint32_t verbose,
-    int trailing)
+    const char *group, const char *db, const char *metrics,
+    const char *const tls[4], uint32_t verbose, int trailing)
 {
+	static const char *const notls[4] = { "", "", "", "" };
 	struct imsgbuf	 ib;
 	struct ibuf	*m;
+	size_t		 i;
 
 	if (imsgbuf_init(&ib, fd) == -1)
 		die("imsgbuf_init");
@@ -492,8 +494,14 @@ fakekh_send_config(int fd, const char *listen, const char *admin,
 	    imsg_add_string(m, "https://127.0.0.1:8443") == -1 ||
 	    imsg_add_string(m, "_dromos") == -1 ||
 	    imsg_add_string(m, "https://app.example/done") == -1 ||
-	    imsg_add_string(m, metrics) == -1 ||
-	    (trailing && imsg_add_u32(m, 0) == -1) ||
+	    imsg_add_string(m, metrics) == -1)
+		die("send config");
+	if (tls == NULL)
+		tls = notls;
+	for (i = 0; i < 4; i++)
+		if (imsg_add_string(m, tls[i]) == -1)
+			die("send config");
+	if ((trailing && imsg_add_u32(m, 0) == -1) ||
 	    imsg_close(&ib, m) == -1 || imsgbuf_flush(&ib) == -1)
 		die("send config");
 	imsgbuf_clear(&ib);

@@ -76,10 +76,14 @@ void	 fakekh_seal(const char *purpose, const char *table, const char *row,
 /* Close the keyholder's end (the client sees EOF) and join. */
 void	 fakekh_stop(struct fakekh *);
 
-/* Send a KH_CONFIG with these fields from the keyholder's end, unstarted. */
+/*
+ * Send a KH_CONFIG with these fields from the keyholder's end, unstarted;
+ * tls is the TLS listener and its certificate, key and CA paths (NULL:
+ * all four "").
+ */
 void	 fakekh_send_config(int fd, const char *listen, const char *admin,
 	    const char *group, const char *db, const char *metrics,
-	    uint32_t verbose, int trailing);
+	    const char *const tls[4], uint32_t verbose, int trailing);
 
 /* The value fakekh answers KH_METRICS with for counter i. */
 #define FAKEKH_METRIC(i)	(1000u + (uint64_t)(i) * 7u)

@@ -719,7 +719,11 @@ struct cfcase {
 	const char	*listen, *admin, *group, *db, *metrics;
 	int		 trailing;
 	int		 ok;
+	const char	*tls[4];	/* listener, certificate, key, CA */
 };
+
+#define TLS_FILES	"/etc/dromos/b.crt", "/etc/dromos/b.key", \
+			"/etc/dromos/gw-ca.pem"
 
 static void
 test_config(void **state)
@@ -727,30 +731,63 @@ test_config(void **state)
 	static const struct cfcase cases[] = {
 		{ "/run/dromos/broker.sock", "/run/dromos/admin.sock",
 		    "_dromosadm", "host=/run/postgresql dbname=dromos "
-		    "password=hunter2", "127.0.0.1:9101", 0, 1 },
-		{ "/run/dromos/broker.sock", "", "", "", "", 0, 1 },
-		{ "/run/dromos/broker.sock", "", "", "", "[::1]:9101", 0, 1 },
-		{ "relative.sock", "", "", "", "", 0, 0 },
-		{ "", "", "", "", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "admin.sock", "", "", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "", "-wheel", "", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "", "a:b", "", "", 0, 0 },
-		{ "/run/dromos/broker\n.sock", "", "", "", "", 0, 0 },
-		{ "/run/dromos/broker.sock", "", "", "", "", 1, 0 },
+		    "password=hunter2", "127.0.0.1:9101", 0, 1, { NULL } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 1, { NULL } },
+		{ "/run/dromos/broker.sock", "", "", "", "[::1]:9101", 0, 1,
+		    { NULL } },
+		{ "relative.sock", "", "", "", "", 0, 0, { NULL } },
+		{ "", "", "", "", "", 0, 0, { NULL } },
+		{ "/run/dromos/broker.sock", "admin.sock", "", "", "", 0, 0,
+		    { NULL } },
+		{ "/run/dromos/broker.sock", "", "-wheel", "", "", 0, 0,
+		    { NULL } },
+		{ "/run/dromos/broker.sock", "", "a:b", "", "", 0, 0,
+		    { NULL } },
+		{ "/run/dromos/broker\n.sock", "", "", "", "", 0, 0, { NULL } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 1, 0, { NULL } },
 		{ "/run/dromos/broker.sock/with/a/very/long/path/that/does/"
 		    "not/fit/in/a/sockaddr_un/because/those/hold/only/108/"
-		    "bytes", "", "", "", "", 0, 0 },
+		    "bytes", "", "", "", "", 0, 0, { NULL } },
 		/* The metrics listener: numeric loopback only. */
 		{ "/run/dromos/broker.sock", "", "", "", "10.0.0.1:9101", 0,
-		    0 },
-		{ "/run/dromos/broker.sock", "", "", "", "0.0.0.0:9101", 0, 0 },
+		    0, { NULL } },
+		{ "/run/dromos/broker.sock", "", "", "", "0.0.0.0:9101", 0, 0,
+		    { NULL } },
 		{ "/run/dromos/broker.sock", "", "", "", "localhost:9101", 0,
-		    0 },
-		{ "/run/dromos/broker.sock", "", "", "", "127.0.0.1", 0, 0 },
-		{ "/run/dromos/broker.sock", "", "", "", "127.0.0.1:0", 0, 0 },
+		    0, { NULL } },
+		{ "/run/dromos/broker.sock", "", "", "", "127.0.0.1", 0, 0,
+		    { NULL } },
+		{ "/run/dromos/broker.sock", "", "", "", "127.0.0.1:0", 0, 0,
+		    { NULL } },
 		{ "/run/dromos/broker.sock", "", "", "",
-		    "127.0.0.1:9101:9102", 0, 0 },
+		    "127.0.0.1:9101:9102", 0, 0, { NULL } },
+		/* The TLS listener: any numeric address, three files. */
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 1,
+		    { "0.0.0.0:8444", TLS_FILES } },
+		{ "/run/dromos/broker.sock", "", "", "", "127.0.0.1:9101", 0,
+		    1, { "[::]:8444", TLS_FILES } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 1,
+		    { "192.0.2.10:8444", TLS_FILES } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "broker.example:8444", TLS_FILES } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "0.0.0.0", TLS_FILES } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "0.0.0.0:8444", "", "/k", "/ca" } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "0.0.0.0:8444", "/c", "k.pem", "/ca" } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "0.0.0.0:8444", "/c", "/k", "/c\ta" } },
+		/* Files without a listener, or a listener without files. */
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "", TLS_FILES } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "0.0.0.0:8444", "", "", "" } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 1, 0,
+		    { "0.0.0.0:8444", TLS_FILES } },
 	};
+	char		 longpath[KH_TLS_PATH_MAX + 1];
+	const char	*toolong[4] = { "0.0.0.0:8444", longpath, "/k", "/ca" };
 	struct kh_config cf;
 	struct khclient	*kh;
 	size_t		 i;
@@ -760,7 +797,8 @@ test_config(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 		fakekh_send_config(sp[0], cases[i].listen, cases[i].admin,
-		    cases[i].group, cases[i].db, cases[i].metrics, 2,
+		    cases[i].group, cases[i].db, cases[i].metrics,
+		    cases[i].tls[0] != NULL ? cases[i].tls : NULL, 2,
 		    cases[i].trailing);
 		kh = kh_client_new(sp[1], 0, NULL, NULL);
 		assert_non_null(kh);
@@ -780,10 +818,43 @@ test_config(void **state)
 			assert_string_equal(cf.user, "_dromos");
 			assert_string_equal(cf.database, cases[i].db);
 			assert_string_equal(cf.metrics, cases[i].metrics);
+			assert_string_equal(cf.tls, cases[i].tls[0] ?
+			    cases[i].tls[0] : "");
+			assert_string_equal(cf.tls_cert, cases[i].tls[1] ?
+			    cases[i].tls[1] : "");
+			assert_string_equal(cf.tls_key, cases[i].tls[2] ?
+			    cases[i].tls[2] : "");
+			assert_string_equal(cf.tls_ca, cases[i].tls[3] ?
+			    cases[i].tls[3] : "");
 			assert_int_equal(cf.verbose, 2);
 			kh_config_clear(&cf);
 			assert_null(cf.database);
 			assert_int_equal(cf.listen[0], '\0');
+		}
+		kh_client_free(kh);
+		close(sp[0]);
+	}
+
+	/* A path as long as the field holds, and one byte more. */
+	longpath[0] = '/';
+	memset(longpath + 1, 'p', KH_TLS_PATH_MAX - 2);
+	longpath[KH_TLS_PATH_MAX - 1] = '\0';
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+		fakekh_send_config(sp[0], "/run/dromos/broker.sock", "", "",
+		    "", "", toolong, 2, 0);
+		kh = kh_client_new(sp[1], 0, NULL, NULL);
+		assert_non_null(kh);
+		rv = kh_recv_config(kh, 1000, &cf);
+		if (i == 0) {
+			assert_int_equal(rv, 0);
+			assert_string_equal(cf.tls_cert, longpath);
+			kh_config_clear(&cf);
+			longpath[KH_TLS_PATH_MAX - 1] = 'p';
+			longpath[KH_TLS_PATH_MAX] = '\0';
+		} else {
+			assert_int_equal(rv, -1);
+			assert_int_equal(errno, EBADMSG);
 		}
 		kh_client_free(kh);
 		close(sp[0]);

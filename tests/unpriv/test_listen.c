@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -150,6 +152,60 @@ test_bad_path(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* TCP: non-blocking, close-on-exec, reusable, IPv6 only for "[::]". */
+static void
+test_tcp(void **state)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	char			 addr[64];
+	int			 fd, fd2, on = 0, c;
+
+	(void)state;
+	assert_int_equal(listen_tcp("localhost:8444", 16), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(listen_tcp("127.0.0.1", 16), -1);
+
+	/* A free port: ask the kernel, then listen there ourselves. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sin.sin_port));
+
+	fd = listen_tcp(addr, 16);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	len = sizeof(on);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, &len),
+	    0);
+	assert_int_equal(on, 1);
+	/* It accepts. */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	close(c);
+	/* The port is taken while it listens. */
+	assert_int_equal(listen_tcp(addr, 16), -1);
+	assert_int_equal(errno, EADDRINUSE);
+	close(fd);
+
+	/* "[::]" is IPv6 only. */
+	snprintf(addr, sizeof(addr), "[::1]:%u", ntohs(sin.sin_port));
+	if ((fd2 = listen_tcp(addr, 16)) != -1) {
+		len = sizeof(on);
+		assert_int_equal(getsockopt(fd2, IPPROTO_IPV6, IPV6_V6ONLY,
+		    &on, &len), 0);
+		assert_int_equal(on, 1);
+		close(fd2);
+	} else
+		assert_int_equal(errno, EADDRNOTAVAIL);	/* no IPv6 here */
+}
+
 int
 run_listen_tests(void)
 {
@@ -160,6 +216,7 @@ run_listen_tests(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_path, setup,
 		    teardown),
+		cmocka_unit_test(test_tcp),
 	};
 
 	return cmocka_run_group_tests_name("listen", tests, NULL, NULL);

@@ -412,6 +412,28 @@ test_addr(void **state)
 	assert_int_equal(len, sizeof(struct sockaddr_in6));
 	assert_int_equal(metrics_listen("10.0.0.1:9101"), -1);
 	assert_int_equal(metrics_listen("localhost:9101"), -1);
+
+	/* addr_parse: the same verdicts, and any numeric address filled. */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (addr_parse(cases[i].s, NULL, NULL) != cases[i].want)
+			fail_msg("addr_parse %s", cases[i].s);
+	memset(&ss, 0xff, sizeof(ss));
+	assert_int_equal(addr_parse("0.0.0.0:8444", &ss, &len), ADDR_OTHER);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(sin->sin_port), 8444);
+	assert_int_equal(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+	assert_int_equal(addr_parse("[2001:db8::1]:8444", &ss, &len),
+	    ADDR_OTHER);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_int_equal(addr_parse("127.0.0.1:1", &ss, &len), ADDR_LOOPBACK);
+	assert_int_equal(ss.ss_family, AF_INET);
+	/* The loopback-only parser leaves ss alone for anything else. */
+	memset(&ss, 0xff, sizeof(ss));
+	assert_int_equal(addr_parse_local("0.0.0.0:8444", &ss, &len),
+	    ADDR_OTHER);
+	assert_int_equal(ss.ss_family, 0xffff);
 }
 
 /* A free port on 127.0.0.1 (free when we looked). */

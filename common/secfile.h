@@ -1,0 +1,33 @@
+/*
+ * Small files a daemon reads whole while it still may: TLS certificates
+ * and private keys, read as root before a process is sandboxed.
+ *
+ * A secret file (a private key) is opened without following a symbolic
+ * link and must be a regular file owned by root or by the effective user
+ * that neither group nor others may access, after OpenBSD's
+ * check_file_secrecy().  Any file must be regular, not empty, no larger
+ * than asked, and hold no NUL byte (its text is handed on as a C string).
+ */
+#ifndef DROMOS_COMMON_SECFILE_H
+#define DROMOS_COMMON_SECFILE_H
+
+#include <stddef.h>
+
+#define SECFILE_SECRET	0x1
+
+/*
+ * The secrecy check of an open descriptor: 0, or -1 with
+ * "path: reason" in err.
+ */
+int	 secfile_check(int fd, const char *path, char *err, size_t errlen);
+
+/*
+ * Read path whole into *buf (NUL-terminated, *len bytes before the NUL).
+ * 0, or -1 with "path: reason" in err and *buf NULL.  Free with
+ * secfile_free(), which wipes.
+ */
+int	 secfile_read(const char *path, int flags, size_t max, char **buf,
+	    size_t *len, char *err, size_t errlen);
+void	 secfile_free(char *buf, size_t len);
+
+#endif /* DROMOS_COMMON_SECFILE_H */
