@@ -8,6 +8,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <sys/un.h>
+
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -19,7 +22,6 @@
 #include "common/conf.h"
 #include "gateway/config.h"
 
-#define DEFAULT_BROKER	"/run/dromos/broker.sock"
 #define DEFAULT_USER	"_dromosgw"
 
 /* "1.2.3.4:443" or "[::1]:443": numeric only, no name lookups. */
@@ -153,6 +155,196 @@ h_tls_off(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
 	return 0;
 }
 
+/*
+ * A DNS name: dot-separated labels of letters, digits and hyphens, no
+ * label beginning or ending with a hyphen, no trailing dot.  A name whose
+ * last label is all digits must be an IPv4 address: the resolver would
+ * take "10.1" for one.
+ */
+static int
+dns_name_ok(const char *s)
+{
+	struct in_addr	 a4;
+	const char	*p;
+	size_t		 label = 0;
+	int		 digits = 1;
+
+	if (strlen(s) > 253)
+		return 0;
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return 0;
+			label = 0;
+			digits = 1;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && (*p != '-' || label == 0))
+			return 0;
+		if (!isdigit((unsigned char)*p))
+			digits = 0;
+		if (++label > 63)
+			return 0;
+	}
+	if (label == 0 || p[-1] == '-')
+		return 0;
+	return !digits || inet_pton(AF_INET, s, &a4) == 1;
+}
+
+static int
+ip_literal(const char *s)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+
+	return inet_pton(AF_INET, s, &a4) == 1 ||
+	    inet_pton(AF_INET6, s, &a6) == 1;
+}
+
+/*
+ * "name:port", "1.2.3.4:port" or "[v6]:port" into host (brackets off)
+ * and port; -1 if malformed.  Nothing is resolved here.
+ */
+static int
+hostport_parse(const char *s, char **hostp, char **portp)
+{
+	struct in6_addr	 a6;
+	const char	*colon, *end;
+	char		*host, *ep;
+	unsigned long	 port;
+	size_t		 hl;
+	int		 v6 = s[0] == '[';
+
+	if (v6) {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		hl = (size_t)(end - s - 1);
+		colon = end + 1;
+		s++;
+	} else {
+		if ((colon = strchr(s, ':')) == NULL)
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    strlen(colon + 1) == 0 || strlen(colon + 1) > 5)
+		return -1;
+	port = strtoul(colon + 1, &ep, 10);
+	if (port == 0 || port > 65535)
+		return -1;
+	if ((host = strndup(s, hl)) == NULL)
+		return -1;
+	if (v6 ? inet_pton(AF_INET6, host, &a6) != 1 :
+	    !dns_name_ok(host)) {
+		free(host);
+		return -1;
+	}
+	if ((*portp = strdup(colon + 1)) == NULL) {
+		free(host);
+		return -1;
+	}
+	*hostp = host;
+	return 0;
+}
+
+/* Either broker statement, once: the other is refused. */
+static int
+broker_once(struct conf *c, struct gw_conf *cf, int line)
+{
+	if (cf->broker_line != 0)
+		return conf_error(c, line, "\"broker socket\" and \"broker "
+		    "tls\" exclude each other (the other is on line %d)",
+		    cf->broker_line);
+	cf->broker_line = line;
+	return 0;
+}
+
+static int
+h_broker_socket(struct conf *c, struct conf_stmt *st,
+    const struct conf_keyword *kw, void *base)
+{
+	struct gw_conf		*cf = base;
+	struct sockaddr_un	 sun;
+	char			*path;
+	int			 line = conf_line(st);
+
+	(void)kw;
+	if (broker_once(c, cf, line) == -1 || conf_path(c, st, &path) == -1)
+		return -1;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		conf_strfree(&path);
+		return conf_error(c, line, "\"broker socket\": a path of at "
+		    "most %zu bytes", sizeof(sun.sun_path) - 1);
+	}
+	conf_strset(&cf->broker_socket, path);
+	return 0;
+}
+
+/* A keyword and the path that follows it. */
+static int
+keyword_path(struct conf *c, struct conf_stmt *st, const char *word,
+    char **out)
+{
+	if (!conf_word(st, word))
+		return conf_error(c, conf_line(st), "\"broker tls\": expected "
+		    "\"%s\" and a path", word);
+	return conf_path(c, st, out);
+}
+
+static void
+broker_tls_free(struct gw_broker_tls *t)
+{
+	conf_strfree(&t->text);
+	conf_strfree(&t->host);
+	conf_strfree(&t->port);
+	conf_strfree(&t->ca);
+	conf_strfree(&t->cert);
+	conf_strfree(&t->key);
+	conf_strfree(&t->name);
+}
+
+/* broker tls "HOST:PORT" ca PATH certificate PATH key PATH [name NAME] */
+static int
+h_broker_tls(struct conf *c, struct conf_stmt *st,
+    const struct conf_keyword *kw, void *base)
+{
+	struct gw_conf		*cf = base;
+	struct gw_broker_tls	 t;
+	int			 line = conf_line(st);
+
+	(void)kw;
+	memset(&t, 0, sizeof(t));
+	if (broker_once(c, cf, line) == -1 ||
+	    conf_string(c, st, &t.text) == -1)
+		return -1;
+	if (hostport_parse(t.text, &t.host, &t.port) == -1) {
+		conf_error(c, line, "\"broker tls\": expected \"host:port\", "
+		    "\"1.2.3.4:port\" or \"[::1]:port\", with a DNS name or "
+		    "a numeric address, and a port of 1 to 65535");
+		goto fail;
+	}
+	if (keyword_path(c, st, "ca", &t.ca) == -1 ||
+	    keyword_path(c, st, "certificate", &t.cert) == -1 ||
+	    keyword_path(c, st, "key", &t.key) == -1)
+		goto fail;
+	if (conf_word(st, "name")) {
+		line = conf_line(st);
+		if (conf_string(c, st, &t.name) == -1)
+			goto fail;
+		if (!dns_name_ok(t.name) && !ip_literal(t.name)) {
+			conf_error(c, line, "\"broker tls\": \"name\": "
+			    "expected a DNS name or a numeric address");
+			goto fail;
+		}
+	}
+	broker_tls_free(&cf->broker_tls);
+	cf->broker_tls = t;
+	return 0;
+ fail:
+	broker_tls_free(&t);
+	return -1;
+}
+
 /* "https://host[:port]": scheme and authority only, as browsers send it. */
 static int
 origin_ok(const char *o)
@@ -235,8 +427,8 @@ static const struct conf_keyword grammar[] = {
 	{ "listen", NULL, 0, h_listen, 0, 0, 0, NULL },
 	{ "tls certificate", "tls", 0, h_tls_cert, 0, 0, 0, NULL },
 	{ "tls off", "tls", 0, h_tls_off, 0, 0, 0, NULL },
-	{ "broker socket", NULL, 0, conf_set_path,
-	    offsetof(struct gw_conf, broker_socket), 0, 0, NULL },
+	{ "broker socket", NULL, 0, h_broker_socket, 0, 0, 0, NULL },
+	{ "broker tls", NULL, 0, h_broker_tls, 0, 0, 0, NULL },
 	{ "broker timeout", NULL, 0, conf_set_number,
 	    offsetof(struct gw_conf, broker_timeout), 1, 600, "seconds" },
 	{ "metrics listen", NULL, 0, h_metrics, 0, 0, 0, NULL },
@@ -271,8 +463,7 @@ defaults(struct gw_conf *cf)
 	cf->rl_entries = 65536;
 	cf->body_limit = 65536;
 	cf->client_timeout = 30;
-	if ((cf->broker_socket = strdup(DEFAULT_BROKER)) == NULL ||
-	    (cf->user = strdup(DEFAULT_USER)) == NULL)
+	if ((cf->user = strdup(DEFAULT_USER)) == NULL)
 		return -1;
 	return 0;
 }
@@ -300,9 +491,10 @@ check(struct conf *c, struct gw_conf *cf)
 		return conf_error(c, cf->metrics.line, "\"metrics listen\": "
 		    "the same address as \"listen\" (line %d)",
 		    cf->listen.line);
-	if (cf->broker_socket[0] != '/')
-		return conf_error(c, 0, "\"broker socket\": expected an "
-		    "absolute path");
+	if (cf->broker_line == 0)
+		return conf_error(c, 0, "no \"broker\" statement (\"broker "
+		    "socket PATH\" for a broker on this host, or \"broker tls "
+		    "HOST:PORT ca ... certificate ... key ...\")");
 	return 0;
 }
 
@@ -378,10 +570,18 @@ gw_config_free(struct gw_conf *cf)
 	conf_strfree(&cf->tls_cert);
 	conf_strfree(&cf->tls_key);
 	conf_strfree(&cf->broker_socket);
+	broker_tls_free(&cf->broker_tls);
 	conf_strfree(&cf->user);
 	for (i = 0; i < cf->ncors; i++)
 		conf_strfree(&cf->cors[i]);
 	cf->ncors = 0;
+}
+
+const char *
+gw_broker_name(const struct gw_conf *cf)
+{
+	return cf->broker_tls.name != NULL ? cf->broker_tls.name :
+	    cf->broker_tls.host;
 }
 
 double
@@ -428,7 +628,16 @@ gw_config_dump(const struct gw_conf *cf, FILE *fp)
 		    cf->tls_key);
 	else
 		fprintf(fp, "tls off\n");
-	fprintf(fp, "broker socket \"%s\"\n", cf->broker_socket);
+	if (cf->broker_socket != NULL)
+		fprintf(fp, "broker socket \"%s\"\n", cf->broker_socket);
+	else {
+		fprintf(fp, "broker tls \"%s\" ca \"%s\" certificate \"%s\" "
+		    "key \"%s\"", cf->broker_tls.text, cf->broker_tls.ca,
+		    cf->broker_tls.cert, cf->broker_tls.key);
+		if (cf->broker_tls.name != NULL)
+			fprintf(fp, " name \"%s\"", cf->broker_tls.name);
+		fputc('\n', fp);
+	}
 	fprintf(fp, "broker timeout %llu\n",
 	    (unsigned long long)cf->broker_timeout);
 	if (cf->metrics.line != 0)

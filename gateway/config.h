@@ -6,6 +6,9 @@
  *	tls certificate "/etc/dromos/gw.crt" key "/etc/dromos/gw.key"
  *	tls off				(only when listen is a loopback)
  *	broker socket "/run/dromos/broker.sock"
+ *	    or: broker tls "broker.internal:9443" ca "/etc/dromos/broker-ca.pem"
+ *		certificate "/etc/dromos/gw-client.crt"
+ *		key "/etc/dromos/gw-client.key" [name "broker.internal"]
  *	broker timeout 30
  *	metrics listen "127.0.0.1:9102"
  *	cors origin "https://app.example"	(repeatable)
@@ -46,13 +49,30 @@ struct gw_rate {
 	uint64_t	 burst;
 };
 
+/*
+ * "broker tls": the broker's TLS listener, reached over TCP with mutual
+ * TLS.  host is as written (an IPv6 address without its brackets), a DNS
+ * name or a numeric address; it is resolved when the gateway starts.
+ */
+struct gw_broker_tls {
+	char		*text;		/* "HOST:PORT" as written, for logs */
+	char		*host;
+	char		*port;		/* digits, 1 to 65535 */
+	char		*ca;		/* what the broker's cert chains to */
+	char		*cert;		/* the gateway's client certificate */
+	char		*key;		/* and its private key */
+	char		*name;		/* the name to verify; NULL: host */
+};
+
 struct gw_conf {
 	struct gw_addr	 listen;		/* line 0: not given */
 	int		 tls;			/* -1 not given, 0 off, 1 on */
 	int		 tls_line;
 	char		*tls_cert;
 	char		*tls_key;
-	char		*broker_socket;
+	char		*broker_socket;		/* NULL with "broker tls" */
+	struct gw_broker_tls broker_tls;	/* host NULL: not given */
+	int		 broker_line;		/* of either statement */
 	uint64_t	 broker_timeout;	/* seconds */
 	struct gw_addr	 metrics;		/* line 0: none */
 	char		*cors[GW_CORS_MAX];
@@ -74,6 +94,9 @@ int	 gw_config_load(const char *path, struct gw_conf *, char *err,
 	    size_t errlen);
 void	 gw_config_free(struct gw_conf *);
 void	 gw_config_dump(const struct gw_conf *, FILE *);
+
+/* The name the broker's certificate must carry: "name", or the host. */
+const char *gw_broker_name(const struct gw_conf *);
 
 /* Tokens a second of a rate (0 when off). */
 double	 gw_rate_per_second(const struct gw_rate *);

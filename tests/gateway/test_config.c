@@ -76,10 +76,13 @@ test_defaults(void **state)
 	char		 err[256];
 
 	(void)state;
-	assert_int_equal(parse("listen \"127.0.0.1:8443\"\ntls off\n", &cf,
+	assert_int_equal(parse("listen \"127.0.0.1:8443\"\ntls off\n"
+	    "broker socket \"/run/dromos/broker.sock\"\n", &cf,
 	    err, sizeof(err)), 0);
 	assert_int_equal(cf.tls, 0);
 	assert_string_equal(cf.broker_socket, "/run/dromos/broker.sock");
+	assert_null(cf.broker_tls.host);
+	assert_int_equal(cf.broker_timeout, 30);
 	assert_string_equal(cf.user, "_dromosgw");
 	assert_int_equal(cf.body_limit, 65536);
 	assert_int_equal(cf.metrics.line, 0);
@@ -87,10 +90,60 @@ test_defaults(void **state)
 	assert_true(cf.rl_refresh.per_minute);
 	gw_config_free(&cf);
 	assert_int_equal(parse("listen \"127.0.0.1:8443\"\ntls off\n"
-	    "rate limit client off\n", &cf, err, sizeof(err)), 0);
+	    "broker socket \"/b\"\nrate limit client off\n", &cf, err,
+	    sizeof(err)), 0);
 	assert_true(cf.rl_client.off);
 	assert_true(gw_rate_per_second(&cf.rl_client) == 0.0);
 	gw_config_free(&cf);
+}
+
+#define BASE	"listen \"127.0.0.1:80\"\ntls off\n"
+#define FILES	" ca \"/ca.pem\" certificate \"/gw.crt\" key \"/gw.key\""
+
+/* "broker tls": host and port, files, the name to verify. */
+static void
+test_broker_tls(void **state)
+{
+	static const struct {
+		const char	*text;
+		const char	*host;
+		const char	*port;
+		const char	*name;		/* gw_broker_name() */
+	} cases[] = {
+		{ "broker tls \"broker.internal:9443\"" FILES "\n",
+		    "broker.internal", "9443", "broker.internal" },
+		{ "broker tls \"10.0.0.5:443\"" FILES "\n",
+		    "10.0.0.5", "443", "10.0.0.5" },
+		{ "broker tls \"[::1]:9443\"" FILES "\n",
+		    "::1", "9443", "::1" },
+		{ "broker tls \"10.0.0.5:9443\"" FILES " name "
+		    "\"broker.internal\"\n", "10.0.0.5", "9443",
+		    "broker.internal" },
+		{ "broker tls \"b-1.example:1\"" FILES " name \"fd00::1\"\n",
+		    "b-1.example", "1", "fd00::1" },
+		{ "broker tls \"localhost:65535\" \\\n  ca \"/ca.pem\" \\\n"
+		    "  certificate \"/gw.crt\" key \"/gw.key\"\n",
+		    "localhost", "65535", "localhost" },
+	};
+	struct gw_conf	 cf;
+	char		 err[512], text[512];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), BASE "%s", cases[i].text);
+		if (parse(text, &cf, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", cases[i].text, err);
+		assert_null(cf.broker_socket);
+		assert_int_equal(cf.broker_line, 3);
+		assert_string_equal(cf.broker_tls.host, cases[i].host);
+		assert_string_equal(cf.broker_tls.port, cases[i].port);
+		assert_string_equal(gw_broker_name(&cf), cases[i].name);
+		assert_string_equal(cf.broker_tls.ca, "/ca.pem");
+		assert_string_equal(cf.broker_tls.cert, "/gw.crt");
+		assert_string_equal(cf.broker_tls.key, "/gw.key");
+		gw_config_free(&cf);
+	}
 }
 
 /* Each bad file fails, naming the line the message gives. */
@@ -141,6 +194,64 @@ test_errors(void **state)
 		{ "listen \"127.0.0.1:80\"\ntls off\nthreads 65\n", "gw.conf:3:" },
 		{ "listen \"127.0.0.1:80\"\ntls off\nnonsense\n",
 		    "gw.conf:3: unknown keyword" },
+		/* Exactly one of "broker socket" and "broker tls". */
+		{ BASE, "gw.conf: no \"broker\" statement" },
+		{ BASE "broker socket \"/b\"\nbroker tls \"h:1\"" FILES "\n",
+		    "gw.conf:4: \"broker socket\" and \"broker tls\" exclude "
+		    "each other (the other is on line 3)" },
+		{ BASE "broker tls \"h:1\"" FILES "\n\nbroker socket \"/b\"\n",
+		    "gw.conf:5: \"broker socket\" and \"broker tls\"" },
+		{ BASE "broker socket \"/b\"\nbroker socket \"/c\"\n",
+		    "gw.conf:4: duplicate" },
+		{ BASE "broker tls \"h:1\"" FILES "\nbroker tls \"h:1\""
+		    FILES "\n", "gw.conf:4: duplicate" },
+		{ BASE "broker socket \"/a/path/much/too/long/for/a/sockaddr_un/"
+		    "0123456789012345678901234567890123456789012345678901234567"
+		    "89-0123456789.sock\"\n", "gw.conf:3: \"broker socket\": "
+		    "a path of" },
+		/* Hosts and ports. */
+		{ BASE "broker tls \"h\"" FILES "\n", "gw.conf:3: \"broker "
+		    "tls\": expected \"host:port\"" },
+		{ BASE "broker tls \"h:0\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"h:65536\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"h:-1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"h:+1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"h:\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \":9443\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"::1:9443\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"[::1]9443\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"[broker]:9443\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"[10.0.0.1]:9443\"" FILES "\n",
+		    "gw.conf:3:" },
+		{ BASE "broker tls \"-b.example:1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"b-.example:1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"b..example:1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"b.example.:1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"b_x.example:1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"10.1:1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"999.1.1.1:1\"" FILES "\n", "gw.conf:3:" },
+		{ BASE "broker tls \"1234:1\"" FILES "\n", "gw.conf:3:" },
+		/* Files, in their order, absolute. */
+		{ BASE "broker tls \"h:1\"\n", "gw.conf:3: \"broker tls\": "
+		    "expected \"ca\"" },
+		{ BASE "broker tls \"h:1\" ca \"/ca\" key \"/k\"\n",
+		    "gw.conf:3: \"broker tls\": expected \"certificate\"" },
+		{ BASE "broker tls \"h:1\" ca \"/ca\" certificate \"/c\"\n",
+		    "gw.conf:3: \"broker tls\": expected \"key\"" },
+		{ BASE "broker tls \"h:1\" ca \"ca.pem\" certificate \"/c\" "
+		    "key \"/k\"\n", "gw.conf:3: \"broker tls\": \"ca.pem\" is "
+		    "not an absolute path" },
+		{ BASE "broker tls \"h:1\" ca \"/ca\" certificate \"/c\" "
+		    "key \"k\"\n", "gw.conf:3:" },
+		{ BASE "broker tls \"h:1\"" FILES " name\n", "gw.conf:3:" },
+		{ BASE "broker tls \"h:1\"" FILES " name \"*.example\"\n",
+		    "gw.conf:3: \"broker tls\": \"name\": expected" },
+		{ BASE "broker tls \"h:1\"" FILES " name \"[::1]\"\n",
+		    "gw.conf:3:" },
+		{ BASE "broker tls \"h:1\"" FILES " name \"a\" extra\n",
+		    "gw.conf:3:" },
+		{ BASE "broker tls \"h:1\"" FILES "\\\n name \"a b\"\n",
+		    "gw.conf:4:" },
 	};
 	struct gw_conf	 cf;
 	char		 err[512];
@@ -165,6 +276,7 @@ test_dump_round_trip(void **state)
 	    "tls certificate \"/c\" key \"/k\"\n"
 	    "cors origin \"https://app.example\"\n"
 	    "rate limit refresh off\n"
+	    "broker socket \"/b\"\n"
 	    "metrics listen \"127.0.0.1:9102\"\n";
 	struct gw_conf	 a, b;
 	char		 err[256], *d1 = NULL, *d2 = NULL;
@@ -189,6 +301,41 @@ test_dump_round_trip(void **state)
 	gw_config_free(&b);
 }
 
+/* The same for "broker tls", with and without a name. */
+static void
+test_dump_broker_tls(void **state)
+{
+	static const char *const texts[] = {
+		BASE "broker tls \"[fd00::5]:9443\"" FILES "\n",
+		BASE "broker tls \"10.0.0.5:9443\"" FILES " name \"b.example\"\n",
+	};
+	struct gw_conf	 a, b;
+	char		 err[256], *d1 = NULL, *d2 = NULL;
+	size_t		 i, l1 = 0, l2 = 0;
+	FILE		*fp;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(parse(texts[i], &a, err, sizeof(err)), 0);
+		assert_non_null(fp = open_memstream(&d1, &l1));
+		gw_config_dump(&a, fp);
+		fclose(fp);
+		if (gw_config_parse("dump", d1, l1, &b, err, sizeof(err)) != 0)
+			fail_msg("%s\n%s", err, d1);
+		assert_non_null(fp = open_memstream(&d2, &l2));
+		gw_config_dump(&b, fp);
+		fclose(fp);
+		assert_string_equal(d1, d2);
+		assert_null(strstr(d1, "broker socket"));
+		assert_string_equal(gw_broker_name(&a), gw_broker_name(&b));
+		free(d1);
+		free(d2);
+		d1 = d2 = NULL;
+		gw_config_free(&a);
+		gw_config_free(&b);
+	}
+}
+
 int
 run_config_tests(void)
 {
@@ -196,7 +343,9 @@ run_config_tests(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_broker_tls),
 		cmocka_unit_test(test_dump_round_trip),
+		cmocka_unit_test(test_dump_broker_tls),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
