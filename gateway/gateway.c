@@ -1,11 +1,16 @@
 /*
  * dromos-gateway: the stateless public front door of Dromos (DESIGN §2,
  * §7).  It holds no key and no database: it checks each request, limits
- * its rate, and forwards it to the broker's internal socket.
+ * its rate, and forwards it to the broker, over its internal socket or,
+ * for a broker on another host, over TCP and mutual TLS.
  *
  * Start-up, in order:
- *	read gateway.conf (-n: check it, and the TLS files, then exit)
+ *	read gateway.conf (-n: check it, the TLS files and the broker's
+ *	    name, then exit)
  *	read the TLS certificate and key (still root: they are root's)
+ *	"broker tls": resolve the broker's name, read its CA and our client
+ *	    certificate and key into one OpenSSL context, wipe the key's
+ *	    file buffer
  *	create the listening sockets (still root: any port), one for each
  *	    event loop (gateway/server.c)
  *	drop to the configured user, clear capabilities, harden the process
@@ -38,15 +43,16 @@
 #include "common/jsonmem.h"
 #include "common/log.h"
 #include "common/mxserve.h"
+#include "gateway/brokertls.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
+#include "gateway/pem.h"
 #include "gateway/ratelimit.h"
 #include "gateway/route.h"
 #include "gateway/server.h"
 #include "gateway/upstream.h"
 #include "policy/policy.h"
 
-#define PEM_MAX		((size_t)1024 * 1024)
 #define LOOPS_MAX	64u
 #define NOFILE_WANT	4096u
 
@@ -79,87 +85,47 @@ fds_sanitise(void)
 			fatal("/dev/null");
 }
 
-/*
- * A PEM file, whole, NUL-terminated.  A private key must not be open to
- * others, and must belong to root or to us.
- */
-static char *
-read_pem(const char *path, int secret, char *err, size_t errlen)
+/* "broker tls": the broker resolved, the context built; fatal if not. */
+static const struct gw_broker *
+broker_open(const struct gw_conf *cf, const char *conffile,
+    struct gw_broker *b)
 {
-	struct stat	 st;
-	char		*buf;
-	size_t		 off = 0;
-	ssize_t		 n;
-	int		 fd;
+	char	 err[512];
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (cf->broker_tls.host == NULL)
 		return NULL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (size_t)st.st_size > PEM_MAX) {
-		snprintf(err, errlen, "%s: not a regular file of 1 to %zu "
-		    "bytes", path, PEM_MAX);
-		close(fd);
-		return NULL;
-	}
-	if (secret && ((st.st_mode & S_IRWXO) != 0 ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()))) {
-		snprintf(err, errlen, "%s: a private key must belong to root "
-		    "(or to us) and not be open to others (mode %03o)", path,
-		    (unsigned int)(st.st_mode & 0777));
-		close(fd);
-		return NULL;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		close(fd);
-		return NULL;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, buf + off, (size_t)st.st_size - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	buf[off] = '\0';
-	if (strstr(buf, "-----BEGIN ") == NULL || strlen(buf) != off) {
-		snprintf(err, errlen, "%s: not a PEM file", path);
-		explicit_bzero(buf, off);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static void
-pem_free(char *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
+	if (gw_broker_open(cf, b, err, sizeof(err)) == -1)
+		fatalx("%s:%d: \"broker tls\": %s", conffile, cf->broker_line,
+		    err);
+	return b;
 }
 
 /* -n: the file parsed; the TLS files must be usable too. */
 static int
-check_only(const struct gw_conf *cf, int verbose)
+check_only(const struct gw_conf *cf, const char *conffile, int verbose)
 {
-	char	 err[512];
-	char	*cert = NULL, *key = NULL;
+	struct gw_broker	 b;
+	char			 err[512];
+	char			*cert = NULL, *key = NULL;
 
 	if (cf->tls == 1 &&
-	    ((cert = read_pem(cf->tls_cert, 0, err, sizeof(err))) == NULL ||
-	    (key = read_pem(cf->tls_key, 1, err, sizeof(err))) == NULL)) {
-		pem_free(cert);
+	    ((cert = gw_pem_read(cf->tls_cert, 0, err, sizeof(err))) == NULL ||
+	    (key = gw_pem_read(cf->tls_key, S_IRWXO, err,
+	    sizeof(err))) == NULL)) {
+		gw_pem_free(cert);
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	pem_free(cert);
-	pem_free(key);
+	gw_pem_free(cert);
+	gw_pem_free(key);
+	if (cf->broker_tls.host != NULL) {
+		if (gw_broker_open(cf, &b, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s:%d: \"broker tls\": %s\n", conffile,
+			    cf->broker_line, err);
+			return 1;
+		}
+		gw_broker_close(&b);
+	}
 	if (verbose)
 		gw_config_dump(cf, stdout);
 	fprintf(stderr, "configuration OK\n");
@@ -323,6 +289,8 @@ int
 main(int argc, char *argv[])
 {
 	struct gw_conf		 cf;
+	struct gw_broker	 broker;
+	const struct gw_broker	*bp;
 	struct gw_limits	 limits;
 	struct gw_server	*srv;
 	struct mxserve		*msrv = NULL;
@@ -364,7 +332,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (noaction) {
-		ch = check_only(&cf, verbose);
+		ch = check_only(&cf, conffile, verbose);
 		gw_config_free(&cf);
 		return ch;
 	}
@@ -373,9 +341,10 @@ main(int argc, char *argv[])
 	raise_nofile();
 	sigfd = signal_fd();
 	if (cf.tls == 1 &&
-	    ((cert = read_pem(cf.tls_cert, 0, err, sizeof(err))) == NULL ||
-	    (key = read_pem(cf.tls_key, 1, err, sizeof(err))) == NULL))
+	    ((cert = gw_pem_read(cf.tls_cert, 0, err, sizeof(err))) == NULL ||
+	    (key = gw_pem_read(cf.tls_key, S_IRWXO, err, sizeof(err))) == NULL))
 		fatalx("%s", err);
+	bp = broker_open(&cf, conffile, &broker);
 	nloops = loops_wanted(&cf);
 	for (i = 0; i < nloops; i++)
 		lfds[i] = tcp_listen(&cf.listen, nloops > 1);
@@ -393,21 +362,24 @@ main(int argc, char *argv[])
 	limits.client = limiter(&cf.rl_client, cf.rl_entries, "client");
 	limits.connection = limiter(&cf.rl_conn, cf.rl_entries, "connection");
 	limits.refresh = limiter(&cf.rl_refresh, cf.rl_entries, "refresh");
-	srv = gw_server_start(&cf, lfds, nloops, cert, key, &limits);
-	pem_free(key);
-	pem_free(cert);
+	srv = gw_server_start(&cf, lfds, nloops, cert, key, bp, &limits);
+	gw_pem_free(key);
+	gw_pem_free(cert);
 	if (srv == NULL)
 		fatalx("cannot serve on %s", cf.listen.text);
 	if (mfd != -1 && (msrv = mxserve_start(mfd, metrics_render, NULL)) == NULL)
 		fatalx("cannot serve metrics on %s", cf.metrics.text);
 	log_kv(LOGL_INFO, "ready", "listen", cf.listen.text,
 	    "tls", cf.tls == 1 ? "on" : "off",
-	    "broker", cf.broker_socket,
+	    "broker", bp != NULL ? bp->label : cf.broker_socket,
+	    "broker_tls", bp != NULL ? bp->addr : "-",
 	    "metrics", cf.metrics.line != 0 ? cf.metrics.text : "-", NULL);
 
 	main_loop(sigfd, srv);
 	mxserve_stop(msrv);
 	gw_server_stop(srv);
+	if (bp != NULL)
+		gw_broker_close(&broker);
 	ratelimit_free(limits.client);
 	ratelimit_free(limits.connection);
 	ratelimit_free(limits.refresh);

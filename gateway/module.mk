@@ -4,7 +4,7 @@
 PROGS += dromos-gateway
 dromos-gateway_SRCS := gateway/gateway.c
 dromos-gateway_LIBS := gateway policy common
-GATEWAY_LDLIBS := -lmicrohttpd -ljansson -lcrypto -lm -lpthread
+GATEWAY_LDLIBS := -lmicrohttpd -ljansson -lssl -lcrypto -lm -lpthread
 dromos-gateway_LDLIBS := $(GATEWAY_LDLIBS) -lseccomp -lcap
 
 LIBS += gateway

@@ -58,6 +58,7 @@
 
 #include "common/jsonmem.h"
 #include "common/log.h"
+#include "gateway/brokertls.h"
 #include "gateway/check.h"
 #include "gateway/connect.h"
 #include "gateway/metrics.h"
@@ -116,6 +117,7 @@ struct gw_loop {
 
 struct gw_server {
 	const struct gw_conf	*conf;
+	const struct gw_broker	*broker;	/* NULL: the unix socket */
 	struct gw_limits	 limits;
 	int			 tls;
 	uint64_t		 timeout_ms;
@@ -1052,22 +1054,41 @@ loop_daemon(struct gw_loop *lp, int listenfd, const char *cert,
 	    MHD_OPTION_END);
 }
 
+/* The loop's client to the broker: its unix socket, or over TLS. */
+static struct upstream *
+loop_upstream(struct gw_server *srv)
+{
+	const struct gw_broker	*b = srv->broker;
+	struct up_tls		 t;
+	unsigned int		 ms;
+	size_t			 nconns;
+
+	ms = (unsigned int)srv->conf->broker_timeout * 1000u;
+	nconns = BROKER_CONNS / srv->nloops;
+	if (nconns == 0)
+		nconns = 1;
+	if (b == NULL)
+		return upstream_new(srv->conf->broker_socket, ms, nconns);
+	memset(&t, 0, sizeof(t));
+	t.sa = (const struct sockaddr *)&b->ss;
+	t.salen = b->sslen;
+	t.ctx = b->ctx;
+	t.sni = b->sni;
+	t.label = b->label;
+	return upstream_new_tls(&t, ms, nconns);
+}
+
 static int
 loop_init(struct gw_loop *lp, int listenfd, const char *cert,
     const char *key)
 {
 	struct gw_server		*srv = lp->srv;
 	const union MHD_DaemonInfo	*di;
-	size_t				 nconns;
 
 	lp->ep = lp->stop = -1;
 	lp->up_ms = -1;
-	nconns = BROKER_CONNS / srv->nloops;
-	if ((lp->up = upstream_new(srv->conf->broker_socket,
-	    (unsigned int)srv->conf->broker_timeout * 1000u,
-	    nconns > 0 ? nconns : 1)) == NULL) {
-		log_warnx("broker socket %s: path too long, or out of memory",
-		    srv->conf->broker_socket);
+	if ((lp->up = loop_upstream(srv)) == NULL) {
+		log_warnx("the broker's client: out of memory");
 		close(listenfd);
 		return -1;
 	}
@@ -1094,7 +1115,7 @@ loop_init(struct gw_loop *lp, int listenfd, const char *cert,
 struct gw_server *
 gw_server_start(const struct gw_conf *cf, const int *listenfds,
     unsigned int nloops, const char *cert, const char *key,
-    const struct gw_limits *limits)
+    const struct gw_broker *broker, const struct gw_limits *limits)
 {
 	struct gw_server	*srv;
 	unsigned int		 i;
@@ -1108,6 +1129,7 @@ gw_server_start(const struct gw_conf *cf, const int *listenfds,
 		return NULL;
 	}
 	srv->conf = cf;
+	srv->broker = broker;
 	srv->limits = *limits;
 	srv->tls = cert != NULL;
 	srv->timeout_ms = cf->client_timeout * 1000u;

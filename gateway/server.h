@@ -34,6 +34,7 @@
 			"form-action 'none'; frame-ancestors 'none'; " \
 			"base-uri 'none'"
 
+struct gw_broker;
 struct gw_loop;
 struct gw_server;
 struct ratelimit;
@@ -106,11 +107,14 @@ struct gw_limits {
  * listenfds (one SO_REUSEPORT group), which the server owns from now on.
  * cert and key (PEM, NUL-terminated) are used during the call only: the
  * caller may wipe them afterwards.  NULL cert: plain HTTP (the
- * configuration allowed it on loopback only).
+ * configuration allowed it on loopback only).  broker: the broker over
+ * TLS (it must outlive the server); NULL: its unix socket, from the
+ * configuration.
  */
 struct gw_server	*gw_server_start(const struct gw_conf *,
 			    const int *listenfds, unsigned int nloops,
 			    const char *cert, const char *key,
+			    const struct gw_broker *broker,
 			    const struct gw_limits *);
 /*
  * Close connections that have not delivered a whole request within the

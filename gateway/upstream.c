@@ -1,6 +1,6 @@
 /*
- * HTTP/1.1 over the broker's unix socket, with a connection pool, driven
- * by an event loop (gateway/upstream.h).
+ * HTTP/1.1 to the broker, over its unix socket or over TCP and TLS, with
+ * a connection pool, driven by an event loop (gateway/upstream.h).
  *
  * Sockets do not block.  An exchange is sent when the loop next runs us,
  * its answer read as it comes, then it ends: its connection goes back to
@@ -12,6 +12,20 @@
  * A connection closed while the epoll events of one run are handled may
  * still have an event further in the list: it is marked dead (fd -1) and
  * freed after the run.
+ *
+ * TLS.  A connection has an SSL object when the broker is reached over
+ * TCP; the unix socket's path only asks whether it has one.  A new TLS
+ * connection goes C_CONNECTING (TCP, EPOLLOUT) → C_HANDSHAKE → C_OPEN
+ * while its exchange is X_SENDING.  Every SSL call is retried when the
+ * event it asked for comes: SSL_ERROR_WANT_READ makes the connection
+ * watch EPOLLIN, SSL_ERROR_WANT_WRITE EPOLLOUT (watch()), and the event
+ * calls the step the exchange is at (handshake, send, receive) again.
+ * Reads go on until OpenSSL wants the socket again, so no decrypted
+ * byte waits inside OpenSSL while epoll sleeps; one that is left after
+ * an answer's last byte is a byte nobody asked for, and the connection
+ * is not kept.  The context cleanses decrypted records once read and
+ * frees idle buffers (SSL_OP_CLEANSE_PLAINTEXT, SSL_MODE_RELEASE_BUFFERS:
+ * gateway/brokertls.c).
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -19,8 +33,12 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +47,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/log.h"
 #include "gateway/check.h"
 #include "gateway/upstream.h"
 
 #define EVENTS		64
 #define IN_FIRST	((size_t)4096)	/* the first read buffer of an answer */
 #define BODY_FIRST	((size_t)4096)	/* a body without a length, at first */
+#define TLS_WARN_MS	10000u		/* between two TLS failure warnings */
 
 struct up_xfer;
+
+enum conn_state {
+	C_OPEN = 0,		/* requests may be sent */
+	C_CONNECTING,		/* TCP, in progress */
+	C_HANDSHAKE,		/* TLS */
+};
 
 struct up_conn {
 	struct upstream	*u;
@@ -46,6 +76,9 @@ struct up_conn {
 	int		 pooled;	/* in the idle list */
 	int		 out;		/* EPOLLOUT is watched, not EPOLLIN */
 	uint64_t	 since;		/* idle since, ms */
+	SSL		*ssl;		/* NULL: the unix socket */
+	enum conn_state	 state;
+	int		 answered;	/* a byte of answer came on it */
 };
 
 enum xfer_state {
@@ -90,6 +123,11 @@ struct xqueue {
 
 struct upstream {
 	struct sockaddr_un	 sun;
+	struct sockaddr_storage	 ss;		/* TLS: the broker's address */
+	socklen_t		 sslen;
+	SSL_CTX			*ctx;		/* NULL: the unix socket */
+	char			*sni;
+	char			*label;
 	unsigned int		 timeout_ms;
 	int			 ep;
 	size_t			 maxconns;
@@ -103,7 +141,14 @@ struct upstream {
 };
 
 static void	xfer_send(struct up_xfer *);
+static void	xfer_recv(struct up_xfer *);
 static void	xfer_fail(struct up_xfer *, enum up_error);
+static struct up_conn *dial_tls(struct upstream *);
+static int	tls_still_open(struct up_conn *);
+static void	tls_shutdown(struct up_conn *);
+static void	tls_event(struct up_conn *);
+static void	tls_send(struct up_xfer *);
+static void	tls_recv(struct up_xfer *);
 
 static uint64_t
 now_ms(void)
@@ -501,11 +546,24 @@ conn_close(struct up_conn *c)
 	if (c->pooled)
 		idle_unlink(u, c);
 	c->x = NULL;
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	close(c->fd);
 	c->fd = -1;
 	c->next = u->dead;
 	u->dead = c;
 	u->nconns--;
+}
+
+/* Closed by us, in good order: TLS says so first. */
+static void
+conn_retire(struct up_conn *c)
+{
+	if (c->ssl != NULL)
+		tls_shutdown(c);
+	conn_close(c);
 }
 
 static void
@@ -548,6 +606,8 @@ dial(struct upstream *u)
 	struct up_conn	*c;
 	int		 fd, saved;
 
+	if (u->ctx != NULL)
+		return dial_tls(u);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
 		return NULL;
@@ -575,10 +635,12 @@ dial(struct upstream *u)
 
 /* Anything readable on an idle connection means it is closing. */
 static int
-still_open(int fd)
+still_open(struct up_conn *c)
 {
-	struct pollfd	 p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	struct pollfd	 p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
 
+	if (c->ssl != NULL)
+		return tls_still_open(c);
 	return poll(&p, 1, 0) == 0;
 }
 
@@ -594,10 +656,12 @@ pool_take(struct upstream *u, int check)
 	now = now_ms();
 	while ((c = u->idle) != NULL) {
 		idle_unlink(u, c);
-		if (now - c->since < UP_IDLE_MAX_MS &&
-		    (!check || still_open(c->fd)))
+		if (now - c->since >= UP_IDLE_MAX_MS)
+			conn_retire(c);
+		else if (!check || still_open(c))
 			return c;
-		conn_close(c);
+		else
+			conn_close(c);
 	}
 	return NULL;
 }
@@ -699,7 +763,9 @@ xfer_end(struct up_xfer *x, enum up_error e)
 	int		 reused = x->reused;
 
 	if (c != NULL) {
+		/* Decrypted bytes past the answer: nobody asked for them. */
 		if (e == UP_OK && !x->fr.close &&
+		    (c->ssl == NULL || SSL_pending(c->ssl) == 0) &&
 		    (!c->out || watch(c, EPOLL_CTL_MOD, 0) == 0))
 			conn_idle(c);
 		else
@@ -763,6 +829,10 @@ xfer_send(struct up_xfer *x)
 	size_t		 off;
 	ssize_t		 n;
 
+	if (c->ssl != NULL) {
+		tls_send(x);
+		return;
+	}
 	while (x->sent < x->headlen + x->bodylen) {
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = iov;
@@ -906,6 +976,10 @@ xfer_recv(struct up_xfer *x)
 	ssize_t		 n;
 	int		 rv;
 
+	if (x->c->ssl != NULL) {
+		tls_recv(x);
+		return;
+	}
 	for (;;) {
 		if ((e = room(x, &p, &len)) != UP_OK)
 			break;
@@ -946,6 +1020,10 @@ conn_event(struct up_conn *c)
 
 	if (c->fd == -1)
 		return;			/* closed earlier in this run */
+	if (c->ssl != NULL) {
+		tls_event(c);
+		return;
+	}
 	if (x == NULL) {
 		/* An idle connection speaks: the broker is closing it. */
 		conn_close(c);
@@ -969,26 +1047,385 @@ free_dead(struct upstream *u)
 	}
 }
 
+/*
+ * TLS.  The functions below are only reached for a connection with an
+ * SSL object; the error queue is cleared before each SSL call, so that
+ * SSL_get_error() judges that call alone.
+ */
+
+static _Atomic uint64_t	 tls_warned;	/* ms of the last warning, any loop */
+static atomic_uint	 tls_quiet;	/* warnings left out since */
+
+/* One warning every TLS_WARN_MS at most, over all loops. */
+static void
+tls_warn(const struct upstream *u, const char *what, const char *why)
+{
+	uint64_t	 now = now_ms(), last = atomic_load(&tls_warned);
+	unsigned int	 quiet;
+
+	if ((last != 0 && now - last < TLS_WARN_MS) ||
+	    !atomic_compare_exchange_strong(&tls_warned, &last, now)) {
+		atomic_fetch_add(&tls_quiet, 1);
+		return;
+	}
+	if ((quiet = atomic_exchange(&tls_quiet, 0)) > 0)
+		log_warnx("broker %s: TLS %s: %s (and %u more failures since "
+		    "the last warning)", u->label, what, why, quiet);
+	else
+		log_warnx("broker %s: TLS %s: %s", u->label, what, why);
+}
+
+/* Why the last SSL call on c failed (err: SSL_get_error's), for the log. */
+static void
+tls_why(struct up_conn *c, int err, int saved_errno, char *buf, size_t sz)
+{
+	long		 v = SSL_get_verify_result(c->ssl);
+	unsigned long	 e = ERR_peek_last_error();
+	const char	*r;
+
+	if (v != X509_V_OK)
+		snprintf(buf, sz, "certificate verify failed: %s",
+		    X509_verify_cert_error_string(v));
+	else if (e != 0 && (r = ERR_reason_error_string(e)) != NULL)
+		snprintf(buf, sz, "%s", r);
+	else if (err == SSL_ERROR_SYSCALL && saved_errno != 0)
+		snprintf(buf, sz, "%s", strerror(saved_errno));
+	else
+		snprintf(buf, sz, "the connection was closed");
+	ERR_clear_error();
+}
+
+/*
+ * A TLS connection failed.  On one the broker never answered on, it is
+ * likely to have refused our certificate: in TLS 1.3 the client's part
+ * of the handshake ends before the server has judged it, and the verdict
+ * comes with the first read (or breaks the first write).  That is a
+ * handshake failure: logged, and a connect error.  Otherwise the
+ * connection failed mid-way, as a unix socket can.
+ */
+static enum up_error
+tls_error(struct up_conn *c, int err, int saved_errno)
+{
+	char	 why[256];
+
+	if (c->answered || err == SSL_ERROR_ZERO_RETURN) {
+		ERR_clear_error();
+		return UP_EIO;
+	}
+	tls_why(c, err, saved_errno, why, sizeof(why));
+	tls_warn(c->u, "connection failed before any answer", why);
+	return UP_ECONNECT;
+}
+
+/*
+ * An SSL call did not complete (err: SSL_get_error's): 1 when it waits
+ * for the event it asked for, watched from now on; 0 when it failed.
+ */
+static int
+tls_wait(struct up_conn *c, int err)
+{
+	if (err == SSL_ERROR_WANT_READ)
+		return !c->out || watch(c, EPOLL_CTL_MOD, 0) == 0;
+	if (err == SSL_ERROR_WANT_WRITE)
+		return c->out || watch(c, EPOLL_CTL_MOD, 1) == 0;
+	return 0;
+}
+
+static struct up_conn *
+dial_tls(struct upstream *u)
+{
+	struct up_conn	*c = NULL;
+	int		 fd, on = 1, saved;
+
+	if ((fd = socket(u->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
+	c->u = u;
+	c->fd = fd;
+	/* The head and the body are records of their own: no Nagle delay. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		goto fail;
+	if ((c->ssl = SSL_new(u->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
+	    (u->sni != NULL && SSL_set_tlsext_host_name(c->ssl, u->sni) != 1)) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	SSL_set_connect_state(c->ssl);
+	if (connect(fd, (struct sockaddr *)&u->ss, u->sslen) == 0)
+		c->state = C_HANDSHAKE;
+	else if (errno == EINPROGRESS)
+		c->state = C_CONNECTING;
+	else
+		goto fail;
+	/* Connecting, or the ClientHello to write. */
+	if (watch(c, EPOLL_CTL_ADD, 1) == -1)
+		goto fail;
+	u->nconns++;
+	return c;
+ fail:
+	saved = errno;
+	if (c != NULL) {
+		SSL_free(c->ssl);
+		free(c);
+	}
+	close(fd);
+	ERR_clear_error();
+	errno = saved;
+	return NULL;
+}
+
+/* EPOLLOUT came while connecting: connected, or not (errno set). */
+static int
+tcp_connected(struct up_conn *c)
+{
+	socklen_t	 len = sizeof(int);
+	int		 err = 0;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	c->state = C_HANDSHAKE;
+	return 0;
+}
+
+/* 1 when the handshake is done; 0 when it waits or failed (x ended). */
+static int
+tls_handshake(struct up_xfer *x)
+{
+	struct up_conn	*c = x->c;
+	char		 why[256];
+	int		 rv, err, saved;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((rv = SSL_do_handshake(c->ssl)) == 1) {
+		c->state = C_OPEN;
+		return 1;
+	}
+	saved = errno;
+	if (tls_wait(c, err = SSL_get_error(c->ssl, rv)))
+		return 0;
+	tls_why(c, err, saved, why, sizeof(why));
+	tls_warn(c->u, "handshake failed", why);
+	xfer_fail(x, UP_ECONNECT);
+	return 0;
+}
+
+static void
+tls_send(struct up_xfer *x)
+{
+	struct up_conn	*c = x->c;
+	const void	*p;
+	size_t		 len, off, n;
+	int		 rv, err, saved;
+
+	if (c->state == C_CONNECTING)
+		return;			/* until EPOLLOUT: tls_event() */
+	if (c->state == C_HANDSHAKE && !tls_handshake(x))
+		return;
+	while (x->sent < x->headlen + x->bodylen) {
+		if (x->sent < x->headlen) {
+			p = x->head + x->sent;
+			len = x->headlen - x->sent;
+		} else {
+			off = x->sent - x->headlen;
+			p = x->body + off;
+			len = x->bodylen - off;
+		}
+		/*
+		 * Partial writes are on: a call that wants an event is
+		 * called again with the same bytes, as OpenSSL requires.
+		 */
+		ERR_clear_error();
+		errno = 0;
+		if ((rv = SSL_write_ex(c->ssl, p, len, &n)) == 1) {
+			x->sent += n;
+			continue;
+		}
+		saved = errno;
+		if (!tls_wait(c, err = SSL_get_error(c->ssl, rv)))
+			xfer_fail(x, tls_error(c, err, saved));
+		return;
+	}
+	if (c->out && watch(c, EPOLL_CTL_MOD, 0) == -1) {
+		xfer_fail(x, UP_EIO);
+		return;
+	}
+	x->state = X_RECEIVING;
+}
+
+static void
+tls_recv(struct up_xfer *x)
+{
+	struct up_conn	*c = x->c;
+	enum up_error	 e = UP_OK;
+	char		*p;
+	size_t		 len, n;
+	int		 rv, err, saved;
+
+	for (;;) {
+		if ((e = room(x, &p, &len)) != UP_OK)
+			break;
+		ERR_clear_error();
+		errno = 0;
+		if ((rv = SSL_read_ex(c->ssl, p, len, &n)) == 1) {
+			x->any = c->answered = 1;
+			if ((rv = took(x, n, &e)) == -1)
+				break;
+			if (rv == 1) {
+				xfer_end(x, UP_OK);
+				return;
+			}
+			continue;
+		}
+		saved = errno;
+		err = SSL_get_error(c->ssl, rv);
+		if (tls_wait(c, err))
+			return;
+		/*
+		 * Only the broker's close_notify ends a body without a
+		 * length: a bare TCP close could be anyone's truncation.
+		 */
+		if (err == SSL_ERROR_ZERO_RETURN && x->have_head &&
+		    !x->fr.has_length) {
+			xfer_end(x, UP_OK);
+			return;
+		}
+		e = tls_error(c, err, saved);
+		break;
+	}
+	xfer_fail(x, e);
+}
+
+/*
+ * An idle connection is readable.  1 when all that came were TLS
+ * handshake messages (NewSessionTicket, KeyUpdate), which OpenSSL
+ * handles inside SSL_read: the connection stays.  0 for application
+ * data nobody asked for, a close or an error.
+ */
+static int
+tls_idle_read(struct up_conn *c)
+{
+	unsigned char	 buf[16];
+	size_t		 n;
+	int		 rv;
+
+	ERR_clear_error();
+	if ((rv = SSL_read_ex(c->ssl, buf, sizeof(buf), &n)) == 1) {
+		explicit_bzero(buf, n);
+		return 0;
+	}
+	rv = SSL_get_error(c->ssl, rv);
+	ERR_clear_error();
+	/* WANT_WRITE: a key update we cannot answer now; not worth it. */
+	return rv == SSL_ERROR_WANT_READ;
+}
+
+/* still_open() over TLS: records that came are read, as above. */
+static int
+tls_still_open(struct up_conn *c)
+{
+	struct pollfd	 p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+	if (SSL_pending(c->ssl) > 0)
+		return 0;
+	if (poll(&p, 1, 0) == 0)
+		return 1;
+	return tls_idle_read(c);
+}
+
+/* A close_notify for a connection that is in good order; nothing waited. */
+static void
+tls_shutdown(struct up_conn *c)
+{
+	if (c->state != C_OPEN)
+		return;
+	ERR_clear_error();
+	(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+}
+
+static void
+tls_event(struct up_conn *c)
+{
+	struct up_xfer	*x = c->x;
+
+	if (x == NULL) {
+		if (!tls_idle_read(c)) {
+			conn_close(c);
+			start_waiting(c->u);
+		}
+		return;
+	}
+	if (c->state == C_CONNECTING && tcp_connected(c) == -1) {
+		xfer_fail(x, UP_ECONNECT);
+		return;
+	}
+	if (x->state == X_SENDING)
+		tls_send(x);
+	else
+		tls_recv(x);
+}
+
 /* The interface. */
 
-struct upstream *
-upstream_new(const char *path, unsigned int timeout_ms, size_t maxconns)
+static struct upstream *
+upstream_alloc(unsigned int timeout_ms, size_t maxconns)
 {
 	struct upstream	*u;
 
-	if (strlen(path) >= sizeof(u->sun.sun_path) || timeout_ms == 0 ||
-	    maxconns == 0)
+	if (timeout_ms == 0 || maxconns == 0)
 		return NULL;
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return NULL;
-	u->sun.sun_family = AF_UNIX;
-	memcpy(u->sun.sun_path, path, strlen(path) + 1);
 	u->timeout_ms = timeout_ms;
 	u->maxconns = maxconns;
 	if ((u->ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		free(u);
 		return NULL;
 	}
+	return u;
+}
+
+struct upstream *
+upstream_new(const char *path, unsigned int timeout_ms, size_t maxconns)
+{
+	struct upstream	*u;
+
+	if (strlen(path) >= sizeof(u->sun.sun_path) ||
+	    (u = upstream_alloc(timeout_ms, maxconns)) == NULL)
+		return NULL;
+	u->sun.sun_family = AF_UNIX;
+	memcpy(u->sun.sun_path, path, strlen(path) + 1);
+	return u;
+}
+
+struct upstream *
+upstream_new_tls(const struct up_tls *t, unsigned int timeout_ms,
+    size_t maxconns)
+{
+	struct upstream	*u;
+
+	if (t->ctx == NULL || t->salen > sizeof(u->ss) ||
+	    (u = upstream_alloc(timeout_ms, maxconns)) == NULL)
+		return NULL;
+	memcpy(&u->ss, t->sa, t->salen);
+	u->sslen = t->salen;
+	if ((t->sni != NULL && (u->sni = strdup(t->sni)) == NULL) ||
+	    (u->label = strdup(t->label)) == NULL ||
+	    SSL_CTX_up_ref(t->ctx) != 1) {
+		free(u->sni);
+		free(u->label);
+		close(u->ep);
+		free(u);
+		return NULL;
+	}
+	u->ctx = t->ctx;
 	return u;
 }
 
@@ -1001,9 +1438,12 @@ upstream_free(struct upstream *u)
 	while (u->first != NULL)
 		xfer_end(u->first, UP_EIO);
 	while (u->idle != NULL)
-		conn_close(u->idle);
+		conn_retire(u->idle);
 	free_dead(u);
 	close(u->ep);
+	SSL_CTX_free(u->ctx);
+	free(u->sni);
+	free(u->label);
 	free(u);
 }
 

@@ -1,6 +1,7 @@
 /*
- * The gateway's HTTP/1.1 client to the broker's internal socket (AF_UNIX),
- * over a pool of kept-alive connections.
+ * The gateway's HTTP/1.1 client to the broker, over a pool of kept-alive
+ * connections: to its internal socket (AF_UNIX), or to its TLS listener
+ * on another host (TCP, TLS 1.3 with a client certificate, "broker tls").
  *
  * The broker is libmicrohttpd answering from buffers: every answer has a
  * Content-Length (or ends with the connection).  So the client is small:
@@ -15,12 +16,25 @@
  *
  * Only the response headers the gateway passes on are kept: Content-Type,
  * Location, Retry-After and Allow.
+ *
+ * Over TLS, a new connection connects and shakes hands before its
+ * request is sent, all within the exchange's deadline.  A handshake that
+ * fails (the broker's certificate does not verify, or the broker refuses
+ * ours) ends the exchange with UP_ECONNECT, as an absent broker does,
+ * and is logged with its reason, at most once every few seconds.  Idle
+ * TLS connections may receive TLS handshake messages (session tickets,
+ * key updates): those are read and the connection stays in the pool;
+ * application data or anything else still means it is closing.
  */
 #ifndef DROMOS_GATEWAY_UPSTREAM_H
 #define DROMOS_GATEWAY_UPSTREAM_H
 
+#include <sys/socket.h>
+
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/types.h>
 
 #define UP_HEAD_MAX	((size_t)16 * 1024)	/* response status + headers */
 #define UP_BODY_MAX	((size_t)8 * 1024 * 1024)
@@ -29,7 +43,7 @@
 
 enum up_error {
 	UP_OK = 0,
-	UP_ECONNECT,		/* no broker at the socket */
+	UP_ECONNECT,		/* no broker there, or no TLS handshake */
 	UP_EIO,			/* the connection failed mid-way */
 	UP_ETIMEOUT,		/* the broker did not answer in time */
 	UP_EPROTO,		/* the answer is not HTTP/1.1 as we know it */
@@ -91,6 +105,19 @@ typedef void	 up_done_fn(void *arg, enum up_error, int reused);
 /* NULL if the path does not fit a sockaddr_un, or out of resources. */
 struct upstream	*upstream_new(const char *path, unsigned int timeout_ms,
 		    size_t maxconns);
+
+/* A broker over TCP and TLS. */
+struct up_tls {
+	const struct sockaddr	*sa;
+	socklen_t		 salen;
+	SSL_CTX			*ctx;	/* client context; a reference is taken */
+	const char		*sni;	/* server name to send; NULL: none */
+	const char		*label;	/* "host:port", for the log */
+};
+
+/* The same, over TLS; NULL out of resources. */
+struct upstream	*upstream_new_tls(const struct up_tls *,
+		    unsigned int timeout_ms, size_t maxconns);
 /* Ends every exchange still in flight with UP_EIO first. */
 void		 upstream_free(struct upstream *);
 int		 upstream_fd(const struct upstream *);

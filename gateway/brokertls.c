@@ -1,0 +1,300 @@
+/*
+ * The broker's address and the TLS client context (gateway/brokertls.h).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "gateway/brokertls.h"
+#include "gateway/pem.h"
+
+/* The last OpenSSL error's reason, and the queue emptied. */
+static const char *
+ossl_why(void)
+{
+	unsigned long	 e = ERR_peek_last_error();
+	const char	*r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return r != NULL ? r : "unknown error";
+}
+
+/* No passphrase is ever asked for: an encrypted key is refused. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+/* After the last certificate of a file: 0 at its clean end, else -1. */
+static int
+pem_end(void)
+{
+	unsigned long	 e = ERR_peek_last_error();
+
+	if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+		ERR_clear_error();
+		return 0;
+	}
+	return -1;
+}
+
+static int
+resolve(const struct gw_broker_tls *t, struct gw_broker *b, char *err,
+    size_t errlen)
+{
+	struct addrinfo	 hints, *res;
+	char		 host[INET6_ADDRSTRLEN], port[8];
+	int		 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(t->host, t->port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: cannot resolve: %s", t->text,
+		    gai_strerror(rc));
+		return -1;
+	}
+	/* The first address, in the resolver's order (RFC 6724). */
+	if (res->ai_addrlen > sizeof(b->ss)) {
+		freeaddrinfo(res);
+		snprintf(err, errlen, "%s: unexpected address", t->text);
+		return -1;
+	}
+	memcpy(&b->ss, res->ai_addr, res->ai_addrlen);
+	b->sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (getnameinfo((struct sockaddr *)&b->ss, b->sslen, host,
+	    sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(b->addr, sizeof(b->addr), "?");
+	else
+		snprintf(b->addr, sizeof(b->addr), b->ss.ss_family ==
+		    AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	return 0;
+}
+
+/* The CA file: every certificate in it is trusted, and nothing else. */
+static int
+load_ca(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	X509_STORE	*store = SSL_CTX_get_cert_store(ctx);
+	X509		*x;
+	BIO		*bio;
+	char		*pem;
+	int		 n = 0, rv = -1;
+
+	if ((pem = gw_pem_read(path, 0, err, errlen)) == NULL)
+		return -1;
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto done;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) !=
+	    NULL) {
+		if (X509_STORE_add_cert(store, x) != 1) {
+			X509_free(x);
+			snprintf(err, errlen, "%s: %s", path, ossl_why());
+			goto done;
+		}
+		X509_free(x);
+		n++;
+	}
+	if (pem_end() == -1)
+		snprintf(err, errlen, "%s: a malformed certificate: %s", path,
+		    ossl_why());
+	else if (n == 0)
+		snprintf(err, errlen, "%s: no certificate", path);
+	else
+		rv = 0;
+ done:
+	BIO_free(bio);
+	gw_pem_free(pem);
+	return rv;
+}
+
+/* The gateway's certificate, then any intermediates that follow it. */
+static int
+load_cert(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	X509	*x;
+	BIO	*bio;
+	char	*pem;
+	int	 rv = -1;
+
+	if ((pem = gw_pem_read(path, 0, err, errlen)) == NULL)
+		return -1;
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto done;
+	}
+	if ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL) {
+		snprintf(err, errlen, "%s: no certificate, or a malformed one: "
+		    "%s", path, ossl_why());
+		goto done;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
+		X509_free(x);
+		snprintf(err, errlen, "%s: the certificate has expired", path);
+		goto done;
+	}
+	if (SSL_CTX_use_certificate(ctx, x) != 1) {
+		X509_free(x);
+		snprintf(err, errlen, "%s: %s", path, ossl_why());
+		goto done;
+	}
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) !=
+	    NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			snprintf(err, errlen, "%s: %s", path, ossl_why());
+			goto done;
+		}
+	if (pem_end() == -1)
+		snprintf(err, errlen, "%s: a malformed certificate: %s", path,
+		    ossl_why());
+	else
+		rv = 0;
+ done:
+	BIO_free(bio);
+	gw_pem_free(pem);
+	return rv;
+}
+
+/*
+ * The key, from a buffer wiped at once; it must be the certificate's.
+ * Its file must not be open to group or others.
+ */
+static int
+load_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	EVP_PKEY	*pkey;
+	BIO		*bio;
+	char		*pem;
+	int		 encrypted;
+
+	if ((pem = gw_pem_read(path, S_IRWXG | S_IRWXO, err, errlen)) == NULL)
+		return -1;
+	encrypted = strstr(pem, "ENCRYPTED") != NULL;
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL) {
+		gw_pem_free(pem);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	gw_pem_free(pem);
+	if (pkey == NULL) {
+		snprintf(err, errlen, "%s: %s", path, encrypted ?
+		    "an encrypted key: give it without a passphrase" :
+		    "no private key, or a malformed one");
+		ERR_clear_error();
+		return -1;
+	}
+	/* OpenSSL refuses a key that is not the certificate's here. */
+	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		EVP_PKEY_free(pkey);
+		snprintf(err, errlen, "%s: not the key of the certificate: %s",
+		    path, ossl_why());
+		return -1;
+	}
+	EVP_PKEY_free(pkey);
+	return 0;
+}
+
+/* What the broker's certificate must say: an address, or a DNS name. */
+static int
+set_name(SSL_CTX *ctx, const char *name, struct gw_broker *b)
+{
+	X509_VERIFY_PARAM	*vp = SSL_CTX_get0_param(ctx);
+	struct in6_addr		 a6;
+	struct in_addr		 a4;
+
+	if (inet_pton(AF_INET, name, &a4) == 1 ||
+	    inet_pton(AF_INET6, name, &a6) == 1) {
+		b->sni = NULL;
+		return X509_VERIFY_PARAM_set1_ip_asc(vp, name) == 1 ? 0 : -1;
+	}
+	b->sni = name;
+	X509_VERIFY_PARAM_set_hostflags(vp,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	return X509_VERIFY_PARAM_set1_host(vp, name, 0) == 1 ? 0 : -1;
+}
+
+static SSL_CTX *
+context(const struct gw_conf *cf, struct gw_broker *b, char *err,
+    size_t errlen)
+{
+	const struct gw_broker_tls	*t = &cf->broker_tls;
+	SSL_CTX				*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "TLS: %s", ossl_why());
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    set_name(ctx, gw_broker_name(cf), b) == -1) {
+		snprintf(err, errlen, "TLS: %s", ossl_why());
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* Sessions are not resumed: tickets the broker sends are dropped. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/*
+	 * Decrypted records are cleansed once read, and when freed; idle
+	 * connections give their buffers back (up to 256 of them).
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_RELEASE_BUFFERS);
+	if (load_ca(ctx, t->ca, err, errlen) == -1 ||
+	    load_cert(ctx, t->cert, err, errlen) == -1 ||
+	    load_key(ctx, t->key, err, errlen) == -1)
+		goto fail;
+	return ctx;
+ fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+gw_broker_open(const struct gw_conf *cf, struct gw_broker *b, char *err,
+    size_t errlen)
+{
+	memset(b, 0, sizeof(*b));
+	b->label = cf->broker_tls.text;
+	if (resolve(&cf->broker_tls, b, err, errlen) == -1 ||
+	    (b->ctx = context(cf, b, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+gw_broker_close(struct gw_broker *b)
+{
+	SSL_CTX_free(b->ctx);
+	b->ctx = NULL;
+}
