@@ -44,9 +44,14 @@ def make_cert(directory):
 
 
 class Gateway:
-    """dromos-gateway with a test configuration, in front of app."""
+    """dromos-gateway with a test configuration, in front of app.
 
-    def __init__(self, app, tls=True, extra="", metrics=True, client_timeout=30):
+    broker: a whole "broker ..." statement (a "broker tls" one) instead of
+    the app's unix socket; app may then be None.
+    """
+
+    def __init__(self, app, tls=True, extra="", metrics=True, client_timeout=30,
+                 broker=None):
         self.app = app
         self.dir = tempfile.mkdtemp(prefix="dromos-gw-")
         os.chmod(self.dir, 0o755)
@@ -61,7 +66,7 @@ class Gateway:
             self.cert, self.key = make_cert(self.dir)
         lines = [f'listen "127.0.0.1:{self.port}"']
         lines.append(f'tls certificate "{self.cert}" key "{self.key}"' if tls else "tls off")
-        lines.append(f'broker socket "{app.sock}"')
+        lines.append(broker or f'broker socket "{app.sock}"')
         if metrics:
             lines.append(f'metrics listen "127.0.0.1:{self.metrics_port}"')
         lines.append(f"client timeout {client_timeout}")

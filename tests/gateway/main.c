@@ -24,6 +24,7 @@ main(void)
 	failed += run_check_tests();
 	failed += run_ratelimit_tests();
 	failed += run_upstream_tests();
+	failed += run_upstream_tls_tests();
 	failed += run_config_tests();
 	failed += run_openapi_tests();
 	return failed ? 1 : 0;

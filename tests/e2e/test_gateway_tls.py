@@ -1,0 +1,519 @@
+"""dromos-gateway in front of a broker on another host: `broker tls` in
+gateway.conf, TCP and mutual TLS 1.3 to the broker's TLS listener.
+
+The broker here is peers/tlsbroker.py: a real HTTP/1.1 server over TLS 1.3
+only that requires a client certificate of the test CA, as dromos-broker's
+`listen tls` does.  Certificates come from tlsca.TestCA; a second CA is the
+stranger whose certificates nobody trusts.
+
+What is checked: requests reach the broker and its answers come back
+(bearer token and request id forwarded, bodies of many records both ways);
+kept-alive connections are reused; the broker closing idle connections and
+going away cost nothing but the requests made while it is away (503);
+certificates that do not verify (the broker's: wrong CA, wrong name or
+address; ours: refused by the broker) end in 503 and one warning that
+says why; `dromos-gateway -n` refuses bad broker statements and files.
+The gateway runs as it does in production here: it drops to its user and
+loads its seccomp filter, so every system call of the TLS path is allowed
+by the gateway's policy or the test dies with it.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from dromos import proc_status, wait_for
+from gateway import GATEWAY, Gateway
+from tlsca import TestCA
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEER = os.path.join(HERE, "peers", "tlsbroker.py")
+TOKEN = "dro_PLANTEDgatewaytls0123456789"
+NO_LIMITS = ("rate limit client off\n"
+             "rate limit connection off\n"
+             "rate limit refresh off\n")
+
+
+def free_port(host="127.0.0.1"):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def bracket(host):
+    return f"[{host}]" if ":" in host else host
+
+
+class TLSBroker:
+    """peers/tlsbroker.py in a process of its own; its control API."""
+
+    def __init__(self, directory, crt, key, ca, host="127.0.0.1", port=None):
+        self.dir = directory
+        self.crt, self.key, self.ca = crt, key, ca
+        self.host = host
+        self.port = port or free_port(host)
+        self.proc = None
+        self.ctl = None
+        self.log = os.path.join(directory, f"tlsbroker-{self.port}.log")
+
+    @property
+    def hostport(self):
+        return f"{bracket(self.host)}:{self.port}"
+
+    def start(self):
+        pf = os.path.join(self.dir, f"tlsbroker-{self.port}.ctl")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", PEER, "--listen", self.hostport, "--cert", self.crt,
+             "--key", self.key, "--ca", self.ca, "--control-port-file", pf],
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(pf):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("tlsbroker did not start:\n" + self.logtext())
+            time.sleep(0.05)
+        with open(pf) as f:
+            self.ctl = int(f.read())
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        if self.proc:
+            self.logf.close()
+        self.proc = None
+
+    def logtext(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def _call(self, method, path, doc=None):
+        data = json.dumps(doc).encode() if doc is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.ctl}{path}", data=data,
+                                     method=method)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def stats(self):
+        return self._call("GET", "/_stats")
+
+    def control(self, **switches):
+        return self._call("POST", "/_control", switches)
+
+    def reset(self):
+        return self._call("POST", "/_reset", {})
+
+
+@pytest.fixture(scope="module")
+def pki():
+    d = tempfile.mkdtemp(prefix="dromos-gwtls-")
+    os.chmod(d, 0o755)
+    ca = TestCA(d, "ca")
+    stranger = TestCA(d, "stranger")
+    p = {
+        "dir": d,
+        "ca": ca.crt,
+        "stranger_ca": stranger.crt,
+        "broker": ca.issue("broker", sans=("DNS:localhost", "DNS:broker.test",
+                                           "IP:127.0.0.1", "IP:::1")),
+        "broker_other": ca.issue("broker-other", sans=("DNS:other.test",)),
+        "broker_stranger": stranger.issue("broker"),
+        "gw": ca.issue("gw", server=False),
+        "gw_stranger": stranger.issue("gw", server=False),
+    }
+    yield p
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def broker(pki):
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    yield b
+    b.stop()
+
+
+def broker_stmt(hostport, ca, cert_key, name=None):
+    s = f'broker tls "{hostport}" ca "{ca}" certificate "{cert_key[0]}" key "{cert_key[1]}"'
+    return s + (f' name "{name}"' if name else "")
+
+
+def gateway(pki, hostport, ca=None, client=None, name=None, extra=""):
+    return Gateway(None, tls=False, broker=broker_stmt(
+        hostport, ca or pki["ca"], client or pki["gw"], name),
+        extra=NO_LIMITS + extra)
+
+
+@pytest.fixture(scope="module")
+def gw(pki, broker):
+    g = gateway(pki, broker.hostport, extra="threads 2\n")
+    g.start()
+    try:
+        yield g
+    finally:
+        g.cleanup()
+
+
+def call(gw, method, path, body=None, token=TOKEN, rid=None):
+    h = {}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    if rid:
+        h["X-Request-Id"] = rid
+    if body is not None:
+        h["Content-Type"] = "application/json"
+        body = json.dumps(body)
+    st, hd, raw = gw.request(method, path, body, h)
+    return st, hd, raw
+
+
+def warnings(gw, what):
+    return [ln for ln in gw.logtext().splitlines() if "TLS" in ln and what in ln]
+
+
+def test_requests_reach_the_broker(gw, broker):
+    broker.reset()
+    st, hd, raw = call(gw, "GET", "/v1/ready", token=None)
+    assert st == 200, raw
+    assert json.loads(raw) == {"status": "ready"}
+
+    st, hd, raw = call(gw, "GET", "/v1/token/acme-1", rid="rid-tls-1")
+    assert st == 200, raw
+    assert json.loads(raw)["access_token"] == "at-acme-1"
+    last = broker.stats()["last"]
+    assert last["path"] == "/token/acme-1"
+    assert last["authorization"] == f"Bearer {TOKEN}"
+    assert last["request_id"] == "rid-tls-1"
+    assert gw.request("GET", "/v1/token/acme-1")[0] == 401
+
+    # An answer of many TLS records.
+    st, hd, raw = call(gw, "GET", "/v1/token/big")
+    assert st == 200
+    assert len(raw) == 300 * 1024 + len('{"blob":""}')
+
+    # A body of many records (the gateway's limit is 64 KiB).
+    doc = {"provider": "acme", "name": "x" * 60000}
+    st, hd, raw = call(gw, "POST", "/v1/connections", body=doc)
+    assert st == 201, raw
+    answer = json.loads(raw)
+    assert answer["echo"] == doc
+    assert answer["length"] == len(json.dumps(doc))
+
+    # All of it under the gateway's own user and seccomp filter.
+    status = proc_status(gw.proc.pid)
+    assert status["Seccomp"] == "2"
+    assert gw.proc.poll() is None
+    assert TOKEN not in gw.logtext()
+    assert not warnings(gw, "")
+
+
+def test_keepalive_reuse(pki, broker):
+    """Many requests, few connections: one pool per event loop."""
+    gw = gateway(pki, broker.hostport, extra="threads 2\n")
+    try:
+        gw.start()
+        broker.reset()
+        for i in range(60):
+            assert call(gw, "GET", f"/v1/token/k{i}")[0] == 200
+        s = broker.stats()
+        assert s["requests"] == 60
+        assert 1 <= s["connections"] <= 2, s
+        assert s["handshakes"] == s["connections"]
+        concurrent(gw, broker)
+    finally:
+        gw.cleanup()
+
+
+def concurrent(gw, broker):
+
+    # Concurrent clients: more connections at once, still reused.
+    broker.reset()
+    errors = []
+
+    def client(n):
+        for i in range(15):
+            st = call(gw, "GET", f"/v1/token/c{n}-{i}")[0]
+            if st != 200:
+                errors.append(st)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    s = broker.stats()
+    assert s["requests"] == 90
+    assert s["connections"] <= 12, s
+    assert s["refused"] == 0
+
+
+def test_broker_closes_idle_connections(pki, broker):
+    """Each request finds its pooled connection closed by the broker."""
+    broker.reset()
+    broker.control(idle_close=0.5)
+    gw = gateway(pki, broker.hostport, extra="threads 1\n")
+    try:
+        gw.start()
+        assert call(gw, "GET", "/v1/token/idle-0")[0] == 200
+        wait_for(lambda: broker.stats()["idle_closed"] >= 1, 10, "an idle close")
+        for i in range(5):
+            time.sleep(0.2)
+            assert call(gw, "GET", f"/v1/token/idle-{i}")[0] == 200
+            time.sleep(0.7)
+        # A request that is not idempotent checks its connection first.
+        assert call(gw, "POST", "/v1/connections", body={"provider": "acme"})[0] == 201
+        s = broker.stats()
+        assert s["connections"] == 7, s
+        assert s["idle_closed"] >= 6, s
+        assert s["requests"] == 7
+    finally:
+        broker.control(idle_close=0)
+        gw.cleanup()
+
+
+def test_broker_down_then_back(pki):
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b.hostport, extra="broker timeout 5\n")
+    try:
+        g.start()
+        assert call(g, "GET", "/v1/token/d1")[0] == 200
+        b.stop()
+        for i in range(3):
+            st, hd, raw = call(g, "GET", "/v1/token/d2")
+            assert st == 503, raw
+            assert json.loads(raw)["type"] == "urn:dromos:problem:upstream-unavailable"
+        b.start()
+        wait_for(lambda: call(g, "GET", "/v1/token/d3")[0] == 200, 10, "recovery")
+        for i in range(5):
+            assert call(g, "GET", f"/v1/token/d4-{i}")[0] == 200
+        assert b.stats()["connections"] == 1
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+def refused(g, what, n=6):
+    """n requests, each 503; the one warning that says why."""
+    g.start()
+    for i in range(n):
+        st, hd, raw = call(g, "GET", f"/v1/token/r{i}")
+        assert st == 503, raw
+        assert json.loads(raw)["type"] == "urn:dromos:problem:upstream-unavailable"
+    time.sleep(0.3)
+    lines = warnings(g, what)
+    assert len(lines) == 1, g.logtext()
+    assert len(warnings(g, "")) == 1, g.logtext()
+    assert g.proc.poll() is None
+    return lines[0]
+
+
+def test_broker_cert_from_another_ca(pki):
+    """The broker's certificate does not chain to the configured CA."""
+    b = TLSBroker(pki["dir"], *pki["broker_stranger"], pki["ca"]).start()
+    g = gateway(pki, b.hostport)
+    try:
+        line = refused(g, "handshake failed: certificate verify failed")
+        assert "self-signed certificate in certificate chain" in line or \
+            "unable to get local issuer certificate" in line, line
+        assert b.stats()["handshakes"] == 0
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+def test_broker_cert_for_another_name(pki):
+    b = TLSBroker(pki["dir"], *pki["broker_other"], pki["ca"]).start()
+    g = gateway(pki, b.hostport)
+    try:
+        # The default name is the address: it must be in subjectAltName.
+        line = refused(g, "certificate verify failed")
+        assert "IP address mismatch" in line, line
+    finally:
+        g.cleanup()
+    # A configured name the certificate does not carry.
+    b2 = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b2.hostport, name="other.test")
+    try:
+        line = refused(g, "certificate verify failed")
+        assert "hostname mismatch" in line, line
+    finally:
+        g.cleanup()
+        b.stop()
+        b2.stop()
+
+
+def test_named_broker(pki):
+    """A configured name the certificate carries; a host given by name."""
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b.hostport, name="broker.test")
+    try:
+        g.start()
+        assert call(g, "GET", "/v1/token/n1")[0] == 200
+    finally:
+        g.cleanup()
+        b.stop()
+    # "localhost": the peer listens where the resolver's first answer is.
+    first = socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)[0][4][0]
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"], host=first).start()
+    g = gateway(pki, f"localhost:{b.port}")
+    try:
+        g.start()
+        assert call(g, "GET", "/v1/token/n2")[0] == 200
+        assert f"broker=localhost:{b.port}" in g.logtext()
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+def ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_ipv6_broker(pki):
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"], host="::1").start()
+    g = gateway(pki, b.hostport)
+    try:
+        g.start()
+        assert call(g, "GET", "/v1/token/v6")[0] == 200
+        assert b.stats()["handshakes"] == 1
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+def test_gateway_cert_refused(pki):
+    """Our certificate is a stranger's: the broker refuses the handshake."""
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b.hostport, client=pki["gw_stranger"])
+    try:
+        line = refused(g, "before any answer")
+        assert "alert" in line, line
+        s = b.stats()
+        assert s["handshakes"] == 0
+        assert s["refused"] >= 1
+        assert "certificate verify failed" in s["last_refusal"]
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+def test_warnings_are_rate_limited(pki):
+    """A broken broker makes one warning per ten seconds, with a count."""
+    b = TLSBroker(pki["dir"], *pki["broker_other"], pki["ca"]).start()
+    g = gateway(pki, b.hostport)
+    try:
+        refused(g, "IP address mismatch", n=20)
+        time.sleep(10.2)
+        assert call(g, "GET", "/v1/token/again")[0] == 503
+        time.sleep(0.3)
+        lines = warnings(g, "IP address mismatch")
+        assert len(lines) == 2, g.logtext()
+        assert "(and 19 more failures since the last warning)" in lines[1], lines[1]
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+# dromos-gateway -n
+
+
+def check(conf_text, directory):
+    path = os.path.join(directory, "check.conf")
+    with open(path, "w") as f:
+        f.write('listen "127.0.0.1:1"\ntls off\n' + conf_text)
+    r = subprocess.run([GATEWAY, "-n", "-f", path], capture_output=True, text=True)
+    return r.returncode, r.stderr.strip(), path
+
+
+def test_check_accepts_a_good_statement(pki):
+    rc, err, _ = check(broker_stmt("127.0.0.1:9443", pki["ca"], pki["gw"]) + "\n", pki["dir"])
+    assert (rc, err) == (0, "configuration OK")
+    rc, err, _ = check(broker_stmt("[::1]:9443", pki["ca"], pki["gw"], "broker.test") + "\n",
+                       pki["dir"])
+    assert (rc, err) == (0, "configuration OK")
+
+
+def test_check_refuses(pki):
+    d = pki["dir"]
+    ca, gw, gx = pki["ca"], pki["gw"], pki["gw_stranger"]
+    loose = os.path.join(d, "loose.key")
+    shutil.copy(gw[1], loose)
+    group = os.path.join(d, "group.key")
+    shutil.copy(gw[1], group)
+    os.chmod(loose, 0o644)
+    os.chmod(group, 0o640)
+    bad = os.path.join(d, "bad.pem")
+    with open(ca) as f:
+        text = f.read()
+    with open(bad, "w") as f:
+        f.write(text[:200] + "\n-----END CERTIFICATE-----\n")
+    stmt = broker_stmt("127.0.0.1:9443", ca, gw)
+    cases = [
+        # (statements, what stderr must hold)
+        ("", 'check.conf: no "broker" statement'),
+        (f'broker socket "/run/b.sock"\n{stmt}\n',
+         'check.conf:4: "broker socket" and "broker tls" exclude each other'),
+        (f'{stmt}\nbroker socket "/run/b.sock"\n',
+         'check.conf:4: "broker socket" and "broker tls" exclude each other'),
+        ('broker tls "127.0.0.1" ca "/a" certificate "/b" key "/c"\n',
+         'check.conf:3: "broker tls": expected "host:port"'),
+        (broker_stmt("127.0.0.1:9443", os.path.join(d, "none.pem"), gw) + "\n",
+         f'check.conf:3: "broker tls": {d}/none.pem: No such file or directory'),
+        (broker_stmt("127.0.0.1:9443", ca, (os.path.join(d, "none.crt"), gw[1])) + "\n",
+         f"{d}/none.crt: No such file or directory"),
+        (broker_stmt("127.0.0.1:9443", ca, (gw[0], os.path.join(d, "none.key"))) + "\n",
+         f"{d}/none.key: No such file or directory"),
+        (broker_stmt("127.0.0.1:9443", bad, gw) + "\n", f"{bad}: a malformed certificate"),
+        (broker_stmt("127.0.0.1:9443", ca, (bad, gw[1])) + "\n", f"{bad}: no certificate"),
+        (broker_stmt("127.0.0.1:9443", gw[1], gw) + "\n", f"{gw[1]}: no certificate"),
+        (broker_stmt("127.0.0.1:9443", ca, (gw[0], gx[1])) + "\n",
+         f"{gx[1]}: not the key of the certificate"),
+        (broker_stmt("127.0.0.1:9443", ca, (gw[0], loose)) + "\n",
+         f"{loose}: a private key must belong to root (or to us) and not be open to "
+         "group or others (mode 644)"),
+        (broker_stmt("127.0.0.1:9443", ca, (gw[0], group)) + "\n", "(mode 640)"),
+        (broker_stmt("no-such-host.invalid:9443", ca, gw) + "\n",
+         'check.conf:3: "broker tls": no-such-host.invalid:9443: cannot resolve'),
+    ]
+    for text, want in cases:
+        rc, err, _ = check(text, d)
+        assert rc == 1, (text, err)
+        assert want in err, (text, err)
+        assert "configuration OK" not in err
+
+
+def test_start_refuses_what_check_refuses(pki):
+    """The same checks at start: the gateway does not serve."""
+    loose = os.path.join(pki["dir"], "loose2.key")
+    shutil.copy(pki["gw"][1], loose)
+    os.chmod(loose, 0o644)
+    g = Gateway(None, tls=False, broker=broker_stmt("127.0.0.1:9443", pki["ca"],
+                                                    (pki["gw"][0], loose)))
+    try:
+        g.start(wait=False)
+        assert g.proc.wait(timeout=10) != 0
+        assert "not be open to group or others" in g.logtext()
+    finally:
+        g.cleanup()

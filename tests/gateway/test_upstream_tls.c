@@ -1,0 +1,745 @@
+/*
+ * The broker client over TCP and TLS (gateway/upstream.c, with the context
+ * of gateway/brokertls.c), against an OpenSSL server in threads of this
+ * process that does what a broker's libmicrohttpd and GnuTLS may do and a
+ * test in Python cannot: send session tickets and key updates on an idle
+ * pooled connection, read slowly enough that every write waits for room,
+ * close idle connections.  And the handshakes that must fail: a
+ * certificate for another name, a gateway certificate the server does not
+ * trust, a server that stops at TLS 1.2.
+ *
+ * The certificates are made here, with OpenSSL, into a private directory.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "gateway/brokertls.h"
+#include "gateway/config.h"
+#include "gateway/upstream.h"
+#include "tests/gateway/tests.h"
+
+#define BIG	((size_t)256 * 1024)	/* an answer of many records */
+/* A request more than the kernel's socket buffers hold (4 MiB here). */
+#define HUGE	((size_t)6 * 1024 * 1024)
+
+enum tmode {
+	T_PLAIN,		/* answer, keep the connection */
+	T_IDLE_MESSAGES,	/* then a ticket and a key update, idle */
+	T_IDLE_CLOSE,		/* then close, without close_notify */
+	T_SLOW,			/* wait before reading each request */
+	T_EXTRA,		/* the body in a record of its own, and more */
+};
+
+static struct {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	pthread_t	 acceptor;
+	int		 lfd;
+	int		 port;
+	SSL_CTX		*good;		/* TLS 1.3, trusts ca1 for clients */
+	SSL_CTX		*old;		/* TLS 1.2 at most */
+	SSL_CTX		*cur;
+	enum tmode	 mode;
+	unsigned int	 accepts;
+	unsigned int	 handshakes;
+	unsigned int	 answered;	/* answers written, idle work done */
+	char		 dir[64];
+} ts = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+    .lfd = -1 };
+
+/* Certificates. */
+
+static void
+add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX	 v3;
+	X509_EXTENSION	*e;
+
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
+	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, nid, value));
+	assert_int_equal(X509_add_ext(x, e, -1), 1);
+	X509_EXTENSION_free(e);
+}
+
+/* issuer NULL: a self-signed CA; san NULL: a client certificate. */
+static X509 *
+make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey,
+    const char *san)
+{
+	static long	 serial = 1;
+	X509		*x;
+	X509_NAME	*n;
+
+	assert_non_null(x = X509_new());
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
+	    n);
+	if (issuer == NULL) {
+		add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
+	} else {
+		add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
+		add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
+		add_ext(x, issuer, NID_ext_key_usage, san != NULL ?
+		    "serverAuth" : "clientAuth");
+		if (san != NULL)
+			add_ext(x, issuer, NID_subject_alt_name, san);
+	}
+	assert_true(X509_sign(x, ikey != NULL ? ikey : key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void
+write_pem(const char *name, X509 *x, EVP_PKEY *key)
+{
+	char	 path[128];
+	FILE	*fp;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", ts.dir, name);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) != -1);
+	assert_non_null(fp = fdopen(fd, "w"));
+	if (x != NULL)
+		assert_int_equal(PEM_write_X509(fp, x), 1);
+	else
+		assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0,
+		    NULL, NULL), 1);
+	fclose(fp);
+}
+
+static SSL_CTX *
+server_ctx(X509 *cert, EVP_PKEY *key, X509 *ca, int maxver)
+{
+	SSL_CTX	*ctx;
+
+	assert_non_null(ctx = SSL_CTX_new(TLS_server_method()));
+	SSL_CTX_set_min_proto_version(ctx, maxver == TLS1_3_VERSION ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, maxver);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca),
+	    1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return ctx;
+}
+
+/* ca1 signs the server and the gateway; ca2 is a stranger's. */
+static void
+make_pki(void)
+{
+	EVP_PKEY	*k1, *k2, *ks, *kg, *kx;
+	X509		*ca1, *ca2, *srv, *gw, *gx;
+
+	assert_non_null(k1 = EVP_EC_gen("P-256"));
+	assert_non_null(k2 = EVP_EC_gen("P-256"));
+	assert_non_null(ks = EVP_EC_gen("P-256"));
+	assert_non_null(kg = EVP_EC_gen("P-256"));
+	assert_non_null(kx = EVP_EC_gen("P-256"));
+	ca1 = make_cert(k1, "test ca1", NULL, NULL, NULL);
+	ca2 = make_cert(k2, "test ca2", NULL, NULL, NULL);
+	srv = make_cert(ks, "broker", ca1, k1,
+	    "DNS:broker.test,DNS:localhost,IP:127.0.0.1");
+	gw = make_cert(kg, "gateway", ca1, k1, NULL);
+	gx = make_cert(kx, "stranger", ca2, k2, NULL);
+	write_pem("ca1.pem", ca1, NULL);
+	write_pem("ca2.pem", ca2, NULL);
+	write_pem("gw.crt", gw, NULL);
+	write_pem("gw.key", NULL, kg);
+	write_pem("gx.crt", gx, NULL);
+	write_pem("gx.key", NULL, kx);
+	ts.good = server_ctx(srv, ks, ca1, TLS1_3_VERSION);
+	ts.old = server_ctx(srv, ks, ca1, TLS1_2_VERSION);
+	X509_free(ca1);
+	X509_free(ca2);
+	X509_free(srv);
+	X509_free(gw);
+	X509_free(gx);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(ks);
+	EVP_PKEY_free(kg);
+	EVP_PKEY_free(kx);
+}
+
+/* The server. */
+
+/* One request (head and body) into buf: its body's length, or -1. */
+static long
+read_request(SSL *s, char *buf, size_t sz)
+{
+	size_t	 len = 0, n, headlen = 0, want = 0;
+	char	*end, *cl;
+
+	for (;;) {
+		if (len + 1 >= sz || SSL_read_ex(s, buf + len, sz - len - 1,
+		    &n) != 1)
+			return -1;
+		len += n;
+		buf[len] = '\0';
+		if (headlen == 0) {
+			if ((end = strstr(buf, "\r\n\r\n")) == NULL)
+				continue;
+			headlen = want = (size_t)(end + 4 - buf);
+			if ((cl = strstr(buf, "Content-Length: ")) != NULL &&
+			    cl < end)
+				want += (size_t)strtoul(cl + 16, NULL, 10);
+		}
+		if (len >= want)
+			return (long)(want - headlen);
+	}
+}
+
+/* The body's bytes, as test_tls_big sends them. */
+static int
+pattern_ok(const char *buf, long len)
+{
+	const char	*body = strstr(buf, "\r\n\r\n") + 4;
+	long		 i;
+
+	for (i = 0; i < len; i++)
+		if (body[i] != (char)('a' + i % 26))
+			return 0;
+	return 1;
+}
+
+static void
+answer(SSL *s, const char *req, long bodylen)
+{
+	static char	 big[BIG + 256];
+	char		 head[256];
+	size_t		 n;
+
+	if (strncmp(req, "GET /big ", 9) == 0) {
+		n = (size_t)snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\n"
+		    "Content-Length: %zu\r\n\r\n", BIG);
+		memset(big + n, 'z', BIG);
+		SSL_write_ex(s, big, n + BIG, &n);
+		return;
+	}
+	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: "
+	    "%d\r\n\r\n%s", bodylen > 0 ? 3 : 2, bodylen <= 0 ? "ok" :
+	    pattern_ok(req, bodylen) ? "yes" : "bad");
+	SSL_write_ex(s, head, strlen(head), &n);
+}
+
+/* The head, then the body with bytes nobody asked for in one record. */
+static void
+answer_extra(SSL *s)
+{
+	static const char	 head[] = "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: 2\r\n\r\n";
+	size_t			 n;
+
+	SSL_write_ex(s, head, sizeof(head) - 1, &n);
+	usleep(20000);
+	SSL_write_ex(s, "okHTTP/1.1 200 OK\r\n", 19, &n);
+}
+
+/* After an answer, on the idle connection. */
+static int
+idle_work(SSL *s, enum tmode m)
+{
+	if (m == T_IDLE_MESSAGES) {
+		/* Each sent by the next handshake step: now, while idle. */
+		if (SSL_new_session_ticket(s) != 1 ||
+		    SSL_do_handshake(s) != 1 ||
+		    SSL_key_update(s, SSL_KEY_UPDATE_REQUESTED) != 1 ||
+		    SSL_do_handshake(s) != 1)
+			return -1;
+	}
+	return m == T_IDLE_CLOSE ? -1 : 0;
+}
+
+static void *
+serve_conn(void *arg)
+{
+	SSL		*s = arg;
+	enum tmode	 m;
+	char		*buf = NULL;
+	long		 len;
+	int		 fd = SSL_get_fd(s), rv;
+
+	if ((buf = malloc(HUGE + 4096)) == NULL || SSL_accept(s) != 1)
+		goto done;
+	pthread_mutex_lock(&ts.mu);
+	m = ts.mode;
+	ts.handshakes++;
+	pthread_mutex_unlock(&ts.mu);
+	for (;;) {
+		if (m == T_SLOW)
+			usleep(100000);
+		if ((len = read_request(s, buf, HUGE + 4096)) < 0)
+			break;
+		if (m == T_EXTRA)
+			answer_extra(s);
+		else
+			answer(s, buf, len);
+		rv = idle_work(s, m);
+		pthread_mutex_lock(&ts.mu);
+		ts.answered++;
+		pthread_cond_broadcast(&ts.cv);
+		pthread_mutex_unlock(&ts.mu);
+		if (rv == -1)
+			break;
+	}
+ done:
+	free(buf);
+	SSL_free(s);
+	close(fd);
+	ERR_clear_error();
+	return NULL;
+}
+
+static void *
+tls_acceptor(void *arg)
+{
+	pthread_t	 t;
+	SSL		*s;
+	int		 fd, on = 1;
+
+	(void)arg;
+	while ((fd = accept(ts.lfd, NULL, NULL)) != -1) {
+		/* Small records (tickets, key updates) go out at once. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		pthread_mutex_lock(&ts.mu);
+		ts.accepts++;
+		s = SSL_new(ts.cur);
+		pthread_mutex_unlock(&ts.mu);
+		if (s == NULL || SSL_set_fd(s, fd) != 1 ||
+		    pthread_create(&t, NULL, serve_conn, s) != 0) {
+			SSL_free(s);
+			close(fd);
+		} else
+			pthread_detach(t);
+	}
+	return NULL;
+}
+
+static int
+tls_up(void **state)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 small = 4096;
+
+	(void)state;
+	snprintf(ts.dir, sizeof(ts.dir), "/tmp/dromos-gwtls-XXXXXX");
+	if (mkdtemp(ts.dir) == NULL)
+		return -1;
+	make_pki();
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* A small receive buffer: a large request fills it at once. */
+	if ((ts.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(ts.lfd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)) == -1 ||
+	    bind(ts.lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(ts.lfd, (struct sockaddr *)&sin, &len) == -1 ||
+	    listen(ts.lfd, 16) == -1 ||
+	    pthread_create(&ts.acceptor, NULL, tls_acceptor, NULL) != 0)
+		return -1;
+	ts.port = ntohs(sin.sin_port);
+	return 0;
+}
+
+static int
+tls_down(void **state)
+{
+	const char *const files[] = { "ca1.pem", "ca2.pem", "gw.crt",
+	    "gw.key", "gx.crt", "gx.key" };
+	char		 path[128];
+	size_t		 i;
+
+	(void)state;
+	shutdown(ts.lfd, SHUT_RDWR);
+	pthread_join(ts.acceptor, NULL);
+	close(ts.lfd);
+	usleep(50000);
+	SSL_CTX_free(ts.good);
+	SSL_CTX_free(ts.old);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", ts.dir, files[i]);
+		unlink(path);
+	}
+	rmdir(ts.dir);
+	return 0;
+}
+
+static void
+set_tmode(enum tmode m, SSL_CTX *ctx)
+{
+	pthread_mutex_lock(&ts.mu);
+	ts.mode = m;
+	ts.cur = ctx;
+	ts.accepts = ts.handshakes = ts.answered = 0;
+	pthread_mutex_unlock(&ts.mu);
+}
+
+static unsigned int
+counter(unsigned int *p)
+{
+	unsigned int	 n;
+
+	pthread_mutex_lock(&ts.mu);
+	n = *p;
+	pthread_mutex_unlock(&ts.mu);
+	return n;
+}
+
+/* Until the server has answered n times and done its idle work. */
+static void
+wait_answered(unsigned int n)
+{
+	pthread_mutex_lock(&ts.mu);
+	while (ts.answered < n)
+		pthread_cond_wait(&ts.cv, &ts.mu);
+	pthread_mutex_unlock(&ts.mu);
+}
+
+/*
+ * The loop's part while nothing is asked: what comes on idle connections
+ * is handled when upstream_fd() says so.
+ */
+static void
+idle_round(struct upstream *u)
+{
+	struct pollfd	 pfd = { .fd = upstream_fd(u), .events = POLLIN };
+
+	if (poll(&pfd, 1, 1000) == 1)
+		(void)upstream_run(u, 1);
+}
+
+/* The client. */
+
+struct client {
+	struct gw_conf		 cf;
+	struct gw_broker	 b;
+	struct upstream		*u;
+	char			 hostport[32], port[8];
+	char			 ca[96], cert[96], key[96];
+};
+
+static void
+client_new(struct client *c, const char *cert, const char *name)
+{
+	struct up_tls	 t;
+	char		 err[512];
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->port, sizeof(c->port), "%d", ts.port);
+	snprintf(c->hostport, sizeof(c->hostport), "127.0.0.1:%d", ts.port);
+	snprintf(c->ca, sizeof(c->ca), "%s/ca1.pem", ts.dir);
+	snprintf(c->cert, sizeof(c->cert), "%s/%s.crt", ts.dir, cert);
+	snprintf(c->key, sizeof(c->key), "%s/%s.key", ts.dir, cert);
+	c->cf.broker_tls.text = c->hostport;
+	c->cf.broker_tls.host = "127.0.0.1";
+	c->cf.broker_tls.port = c->port;
+	c->cf.broker_tls.ca = c->ca;
+	c->cf.broker_tls.cert = c->cert;
+	c->cf.broker_tls.key = c->key;
+	c->cf.broker_tls.name = (char *)(uintptr_t)name;
+	if (gw_broker_open(&c->cf, &c->b, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	memset(&t, 0, sizeof(t));
+	t.sa = (struct sockaddr *)&c->b.ss;
+	t.salen = c->b.sslen;
+	t.ctx = c->b.ctx;
+	t.sni = c->b.sni;
+	t.label = c->b.label;
+	assert_non_null(c->u = upstream_new_tls(&t, 3000, 4));
+}
+
+static void
+client_free(struct client *c)
+{
+	upstream_free(c->u);
+	gw_broker_close(&c->b);
+}
+
+static enum up_error
+ask(struct client *c, const char *method, const char *target,
+    const unsigned char *body, size_t bodylen, struct up_response *r,
+    int *reused)
+{
+	struct up_request	 q;
+
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.target = target;
+	q.request_id = "rid-tls";
+	q.authorization = "Bearer dro_tls_test";
+	q.body = body;
+	q.bodylen = bodylen;
+	if (body != NULL)
+		q.content_type = "application/json";
+	return upstream_do(c->u, &q, r, reused);
+}
+
+static void
+expect(struct client *c, const char *method, const char *want, int reused)
+{
+	struct up_response	 r;
+	int			 was;
+
+	assert_int_equal(ask(c, method, "/ready", NULL, 0, &r, &was), UP_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.bodylen, strlen(want));
+	assert_memory_equal(r.body, want, strlen(want));
+	assert_int_equal(was, reused);
+	up_clear(&r);
+}
+
+/* Many exchanges, one connection, one handshake. */
+static void
+test_tls_keepalive(void **state)
+{
+	struct client	 c;
+	int		 i;
+
+	(void)state;
+	set_tmode(T_PLAIN, ts.good);
+	client_new(&c, "gw", NULL);
+	expect(&c, "GET", "ok", 0);
+	for (i = 0; i < 20; i++)
+		expect(&c, "GET", "ok", 1);
+	assert_int_equal(counter(&ts.accepts), 1);
+	assert_int_equal(counter(&ts.handshakes), 1);
+	client_free(&c);
+}
+
+/*
+ * A session ticket and a key update (asking for ours) on an idle
+ * connection: read as they come (an event of the loop), or when a
+ * request that is not idempotent checks the connection first.  Neither
+ * is taken for a close, and the keys that follow are the new ones.
+ */
+static void
+test_tls_idle_messages(void **state)
+{
+	struct up_response	 r;
+	struct client		 c;
+	int			 reused;
+
+	(void)state;
+	set_tmode(T_IDLE_MESSAGES, ts.good);
+	client_new(&c, "gw", "broker.test");
+	expect(&c, "GET", "ok", 0);
+	wait_answered(1);
+	idle_round(c.u);
+	expect(&c, "GET", "ok", 1);
+	wait_answered(2);
+	usleep(20000);
+	/* Not read by the loop this time: the check before a POST does. */
+	assert_int_equal(ask(&c, "POST", "/connections",
+	    (const unsigned char *)"{}", 2, &r, &reused), UP_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(reused, 1);
+	up_clear(&r);
+	wait_answered(3);
+	expect(&c, "GET", "ok", 1);
+	assert_int_equal(counter(&ts.accepts), 1);
+	client_free(&c);
+}
+
+/* The server closes an idle connection: the next exchange dials again. */
+static void
+test_tls_idle_close(void **state)
+{
+	struct client	 c;
+
+	(void)state;
+	set_tmode(T_IDLE_CLOSE, ts.good);
+	client_new(&c, "gw", NULL);
+	expect(&c, "GET", "ok", 0);
+	wait_answered(1);
+	idle_round(c.u);		/* the close, seen by the loop */
+	expect(&c, "GET", "ok", 0);
+	wait_answered(2);
+	usleep(50000);			/* not seen: the GET is sent again */
+	expect(&c, "GET", "ok", 0);
+	assert_int_equal(counter(&ts.accepts), 3);
+	client_free(&c);
+}
+
+/*
+ * A request of many records to a server that reads late into a small
+ * buffer, larger than the kernel buffers on the way: writes wait for
+ * room (SSL_ERROR_WANT_WRITE, EPOLLOUT).  Then an answer of many records.
+ */
+static void
+test_tls_big(void **state)
+{
+	struct up_response	 r;
+	struct client		 c;
+	unsigned char		*body;
+	size_t			 i;
+	int			 reused;
+
+	(void)state;
+	set_tmode(T_SLOW, ts.good);
+	client_new(&c, "gw", NULL);
+	assert_non_null(body = malloc(HUGE));
+	for (i = 0; i < HUGE; i++)
+		body[i] = (unsigned char)('a' + i % 26);
+	assert_int_equal(ask(&c, "POST", "/connections", body, HUGE, &r,
+	    &reused), UP_OK);
+	assert_int_equal(r.bodylen, 3);
+	assert_memory_equal(r.body, "yes", 3);
+	up_clear(&r);
+	assert_int_equal(ask(&c, "GET", "/big", NULL, 0, &r, &reused), UP_OK);
+	assert_int_equal(r.bodylen, BIG);
+	assert_int_equal(r.body[0], 'z');
+	assert_int_equal(r.body[BIG - 1], 'z');
+	assert_int_equal(reused, 1);
+	up_clear(&r);
+	free(body);
+	assert_int_equal(counter(&ts.accepts), 1);
+	client_free(&c);
+}
+
+/*
+ * Decrypted bytes left in OpenSSL after an answer's last byte: the
+ * connection is not kept, or the next answer would begin with them.
+ */
+static void
+test_tls_extra_bytes(void **state)
+{
+	struct client	 c;
+
+	(void)state;
+	set_tmode(T_EXTRA, ts.good);
+	client_new(&c, "gw", NULL);
+	expect(&c, "GET", "ok", 0);
+	expect(&c, "GET", "ok", 0);
+	assert_int_equal(counter(&ts.accepts), 2);
+	client_free(&c);
+}
+
+/* Handshakes that must fail, each a connect error. */
+static void
+test_tls_refused(void **state)
+{
+	struct up_response	 r;
+	struct client		 c;
+
+	(void)state;
+	/* The server's certificate does not carry this name. */
+	set_tmode(T_PLAIN, ts.good);
+	client_new(&c, "gw", "other.test");
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	assert_int_equal(counter(&ts.handshakes), 0);
+	client_free(&c);
+	/* Nor this address. */
+	client_new(&c, "gw", "127.0.0.2");
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	client_free(&c);
+	/* Our certificate is a stranger's: refused after our handshake. */
+	client_new(&c, "gx", NULL);
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	assert_int_equal(counter(&ts.handshakes), 0);
+	client_free(&c);
+	/* TLS 1.2 is not enough. */
+	set_tmode(T_PLAIN, ts.old);
+	client_new(&c, "gw", NULL);
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	assert_int_equal(counter(&ts.handshakes), 0);
+	client_free(&c);
+	/* And with the right ones, it works. */
+	set_tmode(T_PLAIN, ts.good);
+	client_new(&c, "gw", "127.0.0.1");
+	expect(&c, "GET", "ok", 0);
+	client_free(&c);
+}
+
+/* Nobody listens: a connect error, at once. */
+static void
+test_tls_nobody(void **state)
+{
+	struct sockaddr_in	 sin;
+	struct up_response	 r;
+	struct up_tls		 t;
+	struct client		 c;
+	socklen_t		 len = sizeof(sin);
+	int			 fd;
+
+	(void)state;
+	client_new(&c, "gw", NULL);
+	upstream_free(c.u);
+	/* A port that was free a moment ago. */
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	memset(&t, 0, sizeof(t));
+	t.sa = (struct sockaddr *)&sin;
+	t.salen = sizeof(sin);
+	t.ctx = c.b.ctx;
+	t.label = "nobody";
+	assert_non_null(c.u = upstream_new_tls(&t, 3000, 4));
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	client_free(&c);
+}
+
+int
+run_upstream_tls_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls_keepalive),
+		cmocka_unit_test(test_tls_idle_messages),
+		cmocka_unit_test(test_tls_idle_close),
+		cmocka_unit_test(test_tls_big),
+		cmocka_unit_test(test_tls_extra_bytes),
+		cmocka_unit_test(test_tls_refused),
+		cmocka_unit_test(test_tls_nobody),
+	};
+
+	return cmocka_run_group_tests_name("upstream_tls", tests, tls_up,
+	    tls_down);
+}
