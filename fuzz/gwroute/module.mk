@@ -3,4 +3,4 @@
 FUZZ += gwroute
 fuzz_gwroute_SRCS := fuzz/gwroute/fuzz_gwroute.c
 fuzz_gwroute_LIBS := gateway common
-fuzz_gwroute_LDLIBS := -ljansson -lcrypto -lpthread
+fuzz_gwroute_LDLIBS := -ljansson -lssl -lcrypto -lpthread
