@@ -8,7 +8,7 @@
  * certificate for another name, a gateway certificate the server does not
  * trust, a server that stops at TLS 1.2.
  *
- * The certificates are made here, with OpenSSL, into a private directory.
+ * The certificates are made with OpenSSL (tests/gateway/pki.c).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -43,6 +43,7 @@
 #include "gateway/brokertls.h"
 #include "gateway/config.h"
 #include "gateway/upstream.h"
+#include "tests/gateway/pki.h"
 #include "tests/gateway/tests.h"
 
 #define BIG	((size_t)256 * 1024)	/* an answer of many records */
@@ -63,141 +64,14 @@ static struct {
 	pthread_t	 acceptor;
 	int		 lfd;
 	int		 port;
-	SSL_CTX		*good;		/* TLS 1.3, trusts ca1 for clients */
-	SSL_CTX		*old;		/* TLS 1.2 at most */
+	struct test_pki	 pki;
 	SSL_CTX		*cur;
 	enum tmode	 mode;
 	unsigned int	 accepts;
 	unsigned int	 handshakes;
 	unsigned int	 answered;	/* answers written, idle work done */
-	char		 dir[64];
 } ts = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
     .lfd = -1 };
-
-/* Certificates. */
-
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX	 v3;
-	X509_EXTENSION	*e;
-
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
-	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, nid, value));
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
-
-/* issuer NULL: a self-signed CA; san NULL: a client certificate. */
-static X509 *
-make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey,
-    const char *san)
-{
-	static long	 serial = 1;
-	X509		*x;
-	X509_NAME	*n;
-
-	assert_non_null(x = X509_new());
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, key);
-	n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
-	    n);
-	if (issuer == NULL) {
-		add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
-		add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-		add_ext(x, issuer, NID_ext_key_usage, san != NULL ?
-		    "serverAuth" : "clientAuth");
-		if (san != NULL)
-			add_ext(x, issuer, NID_subject_alt_name, san);
-	}
-	assert_true(X509_sign(x, ikey != NULL ? ikey : key, EVP_sha256()) > 0);
-	return x;
-}
-
-static void
-write_pem(const char *name, X509 *x, EVP_PKEY *key)
-{
-	char	 path[128];
-	FILE	*fp;
-	int	 fd;
-
-	snprintf(path, sizeof(path), "%s/%s", ts.dir, name);
-	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) != -1);
-	assert_non_null(fp = fdopen(fd, "w"));
-	if (x != NULL)
-		assert_int_equal(PEM_write_X509(fp, x), 1);
-	else
-		assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0,
-		    NULL, NULL), 1);
-	fclose(fp);
-}
-
-static SSL_CTX *
-server_ctx(X509 *cert, EVP_PKEY *key, X509 *ca, int maxver)
-{
-	SSL_CTX	*ctx;
-
-	assert_non_null(ctx = SSL_CTX_new(TLS_server_method()));
-	SSL_CTX_set_min_proto_version(ctx, maxver == TLS1_3_VERSION ?
-	    TLS1_3_VERSION : TLS1_2_VERSION);
-	SSL_CTX_set_max_proto_version(ctx, maxver);
-	assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
-	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
-	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca),
-	    1);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	return ctx;
-}
-
-/* ca1 signs the server and the gateway; ca2 is a stranger's. */
-static void
-make_pki(void)
-{
-	EVP_PKEY	*k1, *k2, *ks, *kg, *kx;
-	X509		*ca1, *ca2, *srv, *gw, *gx;
-
-	assert_non_null(k1 = EVP_EC_gen("P-256"));
-	assert_non_null(k2 = EVP_EC_gen("P-256"));
-	assert_non_null(ks = EVP_EC_gen("P-256"));
-	assert_non_null(kg = EVP_EC_gen("P-256"));
-	assert_non_null(kx = EVP_EC_gen("P-256"));
-	ca1 = make_cert(k1, "test ca1", NULL, NULL, NULL);
-	ca2 = make_cert(k2, "test ca2", NULL, NULL, NULL);
-	srv = make_cert(ks, "broker", ca1, k1,
-	    "DNS:broker.test,DNS:localhost,IP:127.0.0.1");
-	gw = make_cert(kg, "gateway", ca1, k1, NULL);
-	gx = make_cert(kx, "stranger", ca2, k2, NULL);
-	write_pem("ca1.pem", ca1, NULL);
-	write_pem("ca2.pem", ca2, NULL);
-	write_pem("gw.crt", gw, NULL);
-	write_pem("gw.key", NULL, kg);
-	write_pem("gx.crt", gx, NULL);
-	write_pem("gx.key", NULL, kx);
-	ts.good = server_ctx(srv, ks, ca1, TLS1_3_VERSION);
-	ts.old = server_ctx(srv, ks, ca1, TLS1_2_VERSION);
-	X509_free(ca1);
-	X509_free(ca2);
-	X509_free(srv);
-	X509_free(gw);
-	X509_free(gx);
-	EVP_PKEY_free(k1);
-	EVP_PKEY_free(k2);
-	EVP_PKEY_free(ks);
-	EVP_PKEY_free(kg);
-	EVP_PKEY_free(kx);
-}
 
 /* The server. */
 
@@ -361,10 +235,7 @@ tls_up(void **state)
 	int			 small = 4096;
 
 	(void)state;
-	snprintf(ts.dir, sizeof(ts.dir), "/tmp/dromos-gwtls-XXXXXX");
-	if (mkdtemp(ts.dir) == NULL)
-		return -1;
-	make_pki();
+	test_pki_make(&ts.pki);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -384,23 +255,12 @@ tls_up(void **state)
 static int
 tls_down(void **state)
 {
-	const char *const files[] = { "ca1.pem", "ca2.pem", "gw.crt",
-	    "gw.key", "gx.crt", "gx.key" };
-	char		 path[128];
-	size_t		 i;
-
 	(void)state;
 	shutdown(ts.lfd, SHUT_RDWR);
 	pthread_join(ts.acceptor, NULL);
 	close(ts.lfd);
 	usleep(50000);
-	SSL_CTX_free(ts.good);
-	SSL_CTX_free(ts.old);
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", ts.dir, files[i]);
-		unlink(path);
-	}
-	rmdir(ts.dir);
+	test_pki_free(&ts.pki);
 	return 0;
 }
 
@@ -467,9 +327,9 @@ client_new(struct client *c, const char *cert, const char *name)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->port, sizeof(c->port), "%d", ts.port);
 	snprintf(c->hostport, sizeof(c->hostport), "127.0.0.1:%d", ts.port);
-	snprintf(c->ca, sizeof(c->ca), "%s/ca1.pem", ts.dir);
-	snprintf(c->cert, sizeof(c->cert), "%s/%s.crt", ts.dir, cert);
-	snprintf(c->key, sizeof(c->key), "%s/%s.key", ts.dir, cert);
+	snprintf(c->ca, sizeof(c->ca), "%s/ca1.pem", ts.pki.dir);
+	snprintf(c->cert, sizeof(c->cert), "%s/%s.crt", ts.pki.dir, cert);
+	snprintf(c->key, sizeof(c->key), "%s/%s.key", ts.pki.dir, cert);
 	c->cf.broker_tls.text = c->hostport;
 	c->cf.broker_tls.host = "127.0.0.1";
 	c->cf.broker_tls.port = c->port;
@@ -536,7 +396,7 @@ test_tls_keepalive(void **state)
 	int		 i;
 
 	(void)state;
-	set_tmode(T_PLAIN, ts.good);
+	set_tmode(T_PLAIN, ts.pki.good);
 	client_new(&c, "gw", NULL);
 	expect(&c, "GET", "ok", 0);
 	for (i = 0; i < 20; i++)
@@ -560,7 +420,7 @@ test_tls_idle_messages(void **state)
 	int			 reused;
 
 	(void)state;
-	set_tmode(T_IDLE_MESSAGES, ts.good);
+	set_tmode(T_IDLE_MESSAGES, ts.pki.good);
 	client_new(&c, "gw", "broker.test");
 	expect(&c, "GET", "ok", 0);
 	wait_answered(1);
@@ -587,7 +447,7 @@ test_tls_idle_close(void **state)
 	struct client	 c;
 
 	(void)state;
-	set_tmode(T_IDLE_CLOSE, ts.good);
+	set_tmode(T_IDLE_CLOSE, ts.pki.good);
 	client_new(&c, "gw", NULL);
 	expect(&c, "GET", "ok", 0);
 	wait_answered(1);
@@ -615,7 +475,7 @@ test_tls_big(void **state)
 	int			 reused;
 
 	(void)state;
-	set_tmode(T_SLOW, ts.good);
+	set_tmode(T_SLOW, ts.pki.good);
 	client_new(&c, "gw", NULL);
 	assert_non_null(body = malloc(HUGE));
 	for (i = 0; i < HUGE; i++)
@@ -646,7 +506,7 @@ test_tls_extra_bytes(void **state)
 	struct client	 c;
 
 	(void)state;
-	set_tmode(T_EXTRA, ts.good);
+	set_tmode(T_EXTRA, ts.pki.good);
 	client_new(&c, "gw", NULL);
 	expect(&c, "GET", "ok", 0);
 	expect(&c, "GET", "ok", 0);
@@ -663,7 +523,7 @@ test_tls_refused(void **state)
 
 	(void)state;
 	/* The server's certificate does not carry this name. */
-	set_tmode(T_PLAIN, ts.good);
+	set_tmode(T_PLAIN, ts.pki.good);
 	client_new(&c, "gw", "other.test");
 	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
 	    UP_ECONNECT);
@@ -681,14 +541,14 @@ test_tls_refused(void **state)
 	assert_int_equal(counter(&ts.handshakes), 0);
 	client_free(&c);
 	/* TLS 1.2 is not enough. */
-	set_tmode(T_PLAIN, ts.old);
+	set_tmode(T_PLAIN, ts.pki.old);
 	client_new(&c, "gw", NULL);
 	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
 	    UP_ECONNECT);
 	assert_int_equal(counter(&ts.handshakes), 0);
 	client_free(&c);
 	/* And with the right ones, it works. */
-	set_tmode(T_PLAIN, ts.good);
+	set_tmode(T_PLAIN, ts.pki.good);
 	client_new(&c, "gw", "127.0.0.1");
 	expect(&c, "GET", "ok", 0);
 	client_free(&c);
