@@ -25,6 +25,8 @@
  * TLS connections may receive TLS handshake messages (session tickets,
  * key updates): those are read and the connection stays in the pool;
  * application data or anything else still means it is closing.
+ * OpenSSL writes with write(2): the process must ignore SIGPIPE, as
+ * dromos-gateway does.
  */
 #ifndef DROMOS_GATEWAY_UPSTREAM_H
 #define DROMOS_GATEWAY_UPSTREAM_H

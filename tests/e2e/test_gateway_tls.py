@@ -135,6 +135,7 @@ def pki():
         "broker_stranger": stranger.issue("broker"),
         "gw": ca.issue("gw", server=False),
         "gw_stranger": stranger.issue("gw", server=False),
+        "gw_expired": ca.issue("gw-expired", server=False, days=-1),
     }
     yield p
     shutil.rmtree(d, ignore_errors=True)
@@ -494,6 +495,8 @@ def test_check_refuses(pki):
          f"{loose}: a private key must belong to root (or to us) and not be open to "
          "group or others (mode 644)"),
         (broker_stmt("127.0.0.1:9443", ca, (gw[0], group)) + "\n", "(mode 640)"),
+        (broker_stmt("127.0.0.1:9443", ca, pki["gw_expired"]) + "\n",
+         f'{pki["gw_expired"][0]}: the certificate has expired'),
         (broker_stmt("no-such-host.invalid:9443", ca, gw) + "\n",
          'check.conf:3: "broker tls": no-such-host.invalid:9443: cannot resolve'),
     ]
