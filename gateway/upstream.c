@@ -1118,6 +1118,21 @@ tls_error(struct up_conn *c, int err, int saved_errno)
 }
 
 /*
+ * A write failed on a connection the broker never answered on: if it
+ * refused us, its alert is likely waiting to be read, and says why.
+ */
+static void
+tls_read_alert(struct up_conn *c)
+{
+	unsigned char	 b;
+	size_t		 n;
+
+	ERR_clear_error();
+	if (SSL_read_ex(c->ssl, &b, 1, &n) == 1)
+		explicit_bzero(&b, sizeof(b));
+}
+
+/*
  * An SSL call did not complete (err: SSL_get_error's): 1 when it waits
  * for the event it asked for, watched from now on; 0 when it failed.
  */
@@ -1248,8 +1263,11 @@ tls_send(struct up_xfer *x)
 			continue;
 		}
 		saved = errno;
-		if (!tls_wait(c, err = SSL_get_error(c->ssl, rv)))
-			xfer_fail(x, tls_error(c, err, saved));
+		if (tls_wait(c, err = SSL_get_error(c->ssl, rv)))
+			return;
+		if (!c->answered)
+			tls_read_alert(c);
+		xfer_fail(x, tls_error(c, err, saved));
 		return;
 	}
 	if (c->out && watch(c, EPOLL_CTL_MOD, 0) == -1) {
