@@ -1,10 +1,12 @@
 """dromos-gateway in front of a broker on another host: `broker tls` in
 gateway.conf, TCP and mutual TLS 1.3 to the broker's TLS listener.
 
-The broker here is peers/tlsbroker.py: a real HTTP/1.1 server over TLS 1.3
-only that requires a client certificate of the test CA, as dromos-broker's
-`listen tls` does.  Certificates come from tlsca.TestCA; a second CA is the
-stranger whose certificates nobody trusts.
+The broker is peers/tlsbroker.py, a real HTTP/1.1 server over TLS 1.3 only
+that requires a client certificate of the test CA, as dromos-broker's
+`listen tls` does, and which the tests can steer and count; and, at the
+end, the real dromosd and dromos-broker with `listen tls`.  Certificates
+come from tlsca.TestCA; a second CA is the stranger whose certificates
+nobody trusts.
 
 What is checked: requests reach the broker and its answers come back
 (bearer token and request id forwarded, bodies of many records both ways);
@@ -31,8 +33,9 @@ import urllib.request
 
 import pytest
 
-from dromos import proc_status, wait_for
+from dromos import REPO, Appliance, dromosctl, proc_status, wait_for
 from gateway import GATEWAY, Gateway
+from test_keyholder import _memory_contains
 from tlsca import TestCA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -520,3 +523,116 @@ def test_start_refuses_what_check_refuses(pki):
         assert "not be open to group or others" in g.logtext()
     finally:
         g.cleanup()
+
+
+# The real broker: dromosd and dromos-broker with "listen tls".
+
+OPENAI_KEY = "sk-PLANTEDgwtlsreal0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def real(pg, pki):
+    import psycopg2
+    admin = psycopg2.connect(pg.dsn())
+    admin.autocommit = True
+    admin.cursor().execute('DROP DATABASE IF EXISTS "gateway_tls"')
+    admin.cursor().execute('CREATE DATABASE "gateway_tls"')
+    port = free_port()
+    crt, key = pki["broker"]
+    a = Appliance(pg.dsn("gateway_tls"), extra_conf=(
+        f'listen tls "127.0.0.1:{port}" certificate "{crt}" key "{key}" '
+        f'client ca "{pki["ca"]}"\n'))
+    a.tls_port = port
+    a.start()
+    try:
+        wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
+        dromosctl(a, "provider", "add", os.path.join(REPO, "etc", "providers", "openai.json"))
+        a.token = dromosctl(a, "client", "add", "gw-over-tls",
+                            "--scope", "connections:write:gwtls-*",
+                            "--scope", "token:read:gwtls-*").strip()
+        yield a
+    finally:
+        a.stop()
+        shutil.rmtree(a.dir, ignore_errors=True)
+        admin.cursor().execute('DROP DATABASE IF EXISTS "gateway_tls" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def real_gw(pki, real):
+    g = gateway(pki, f"127.0.0.1:{real.tls_port}", extra="threads 2\n")
+    g.start()
+    try:
+        yield g
+    finally:
+        g.cleanup()
+
+
+def tcp_peers(pid, port):
+    """The established TCP connections of process pid to port."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                rport = int(cols[2].rsplit(":", 1)[1], 16)
+                if rport == port and cols[3] == "01" and cols[9] in inodes:
+                    n += 1
+    return n
+
+
+def test_real_broker(real, real_gw):
+    """A credential captured and read back through the gateway, over
+    mutual TLS to the broker, on kept-alive connections."""
+    st, hd, raw = call(real_gw, "GET", "/v1/ready", token=None)
+    assert st == 200, raw
+    assert json.loads(raw)["database"] == "ok"
+    st, hd, raw = call(real_gw, "POST", "/v1/connections", token=real.token, body={
+        "provider": "openai", "connection": "gwtls-one", "owner": "gwtls",
+        "credentials": {"api_key": OPENAI_KEY}})
+    assert st == 201, raw
+    for i in range(40):
+        st, hd, raw = call(real_gw, "GET", "/v1/token/gwtls-one", token=real.token,
+                           rid=f"gwtls-read-{i}")
+        assert st == 200, raw
+        assert json.loads(raw)["credentials"]["key"] == OPENAI_KEY
+    assert call(real_gw, "GET", "/v1/token/gwtls-one", token=None)[0] == 401
+    # At most a connection per event loop, kept.
+    assert 1 <= tcp_peers(real_gw.proc.pid, real.tls_port) <= 2
+    line = wait_for(lambda: [ln for ln in real.logtext().splitlines()
+                             if "request_id=gwtls-read-7" in ln], 5, "the broker's log line")
+    assert "server=api-tls" in line[0] and "status=200" in line[0], line
+    assert proc_status(real_gw.proc.pid)["Seccomp"] == "2"
+    assert not warnings(real_gw, "")
+
+
+def test_real_broker_leaves_no_secret_in_gateway_memory(real, real_gw):
+    """Neither the client's bearer token nor the credential the broker
+    answered stays in the gateway's memory once the answers are sent."""
+    for i in range(5):
+        assert call(real_gw, "GET", "/v1/token/gwtls-one", token=real.token)[0] == 200
+    time.sleep(0.5)
+    needles = {"bearer token": real.token.encode(), "credential": OPENAI_KEY.encode()}
+    assert _memory_contains(real_gw.proc.pid, needles) == set()
+    # The scan sees what is there: this process has both.
+    assert _memory_contains(os.getpid(), needles) == set(needles)
+
+
+def test_real_broker_restart(real, real_gw):
+    """The broker restarts: its connections are gone, the gateway's pool
+    follows, and requests work again as soon as it is back."""
+    assert call(real_gw, "GET", "/v1/ready", token=None)[0] == 200
+    real.stop()
+    assert call(real_gw, "GET", "/v1/ready", token=None)[0] == 503
+    real.start()
+    wait_for(lambda: call(real_gw, "GET", "/v1/ready", token=None)[0] == 200, 20,
+             "the broker back")
+    assert call(real_gw, "GET", "/v1/token/gwtls-one", token=real.token)[0] == 200
