@@ -616,40 +616,68 @@ dump_rate(FILE *fp, const char *what, const struct gw_rate *r)
 		    "second", (unsigned long long)r->burst);
 }
 
+/* A quoted string, with the escapes that make it read back the same. */
+static void
+dump_str(FILE *fp, const char *before, const char *s)
+{
+	fputs(before, fp);
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+dump_broker_tls(const struct gw_broker_tls *t, FILE *fp)
+{
+	dump_str(fp, "broker tls ", t->text);
+	dump_str(fp, " ca ", t->ca);
+	dump_str(fp, " certificate ", t->cert);
+	dump_str(fp, " key ", t->key);
+	if (t->name != NULL)
+		dump_str(fp, " name ", t->name);
+	fputc('\n', fp);
+}
+
 /* Paths and origins are the operator's own; quoting keeps them parseable. */
 void
 gw_config_dump(const struct gw_conf *cf, FILE *fp)
 {
 	size_t	 i;
 
-	fprintf(fp, "listen \"%s\"\n", cf->listen.text);
-	if (cf->tls == 1)
-		fprintf(fp, "tls certificate \"%s\" key \"%s\"\n", cf->tls_cert,
-		    cf->tls_key);
-	else
-		fprintf(fp, "tls off\n");
-	if (cf->broker_socket != NULL)
-		fprintf(fp, "broker socket \"%s\"\n", cf->broker_socket);
-	else {
-		fprintf(fp, "broker tls \"%s\" ca \"%s\" certificate \"%s\" "
-		    "key \"%s\"", cf->broker_tls.text, cf->broker_tls.ca,
-		    cf->broker_tls.cert, cf->broker_tls.key);
-		if (cf->broker_tls.name != NULL)
-			fprintf(fp, " name \"%s\"", cf->broker_tls.name);
+	dump_str(fp, "listen ", cf->listen.text);
+	fputc('\n', fp);
+	if (cf->tls == 1) {
+		dump_str(fp, "tls certificate ", cf->tls_cert);
+		dump_str(fp, " key ", cf->tls_key);
 		fputc('\n', fp);
-	}
+	} else
+		fprintf(fp, "tls off\n");
+	if (cf->broker_socket != NULL) {
+		dump_str(fp, "broker socket ", cf->broker_socket);
+		fputc('\n', fp);
+	} else
+		dump_broker_tls(&cf->broker_tls, fp);
 	fprintf(fp, "broker timeout %llu\n",
 	    (unsigned long long)cf->broker_timeout);
-	if (cf->metrics.line != 0)
-		fprintf(fp, "metrics listen \"%s\"\n", cf->metrics.text);
-	for (i = 0; i < cf->ncors; i++)
-		fprintf(fp, "cors origin \"%s\"\n", cf->cors[i]);
+	if (cf->metrics.line != 0) {
+		dump_str(fp, "metrics listen ", cf->metrics.text);
+		fputc('\n', fp);
+	}
+	for (i = 0; i < cf->ncors; i++) {
+		dump_str(fp, "cors origin ", cf->cors[i]);
+		fputc('\n', fp);
+	}
 	dump_rate(fp, "client", &cf->rl_client);
 	dump_rate(fp, "connection", &cf->rl_conn);
 	dump_rate(fp, "refresh", &cf->rl_refresh);
 	fprintf(fp, "rate limit entries %llu\n",
 	    (unsigned long long)cf->rl_entries);
-	fprintf(fp, "user \"%s\"\n", cf->user);
+	dump_str(fp, "user ", cf->user);
+	fputc('\n', fp);
 	fprintf(fp, "body limit %llu\n", (unsigned long long)cf->body_limit);
 	fprintf(fp, "client timeout %llu\n",
 	    (unsigned long long)cf->client_timeout);

@@ -301,13 +301,17 @@ test_dump_round_trip(void **state)
 	gw_config_free(&b);
 }
 
-/* The same for "broker tls", with and without a name. */
+/* The same for "broker tls", with and without a name, and odd paths. */
 static void
 test_dump_broker_tls(void **state)
 {
 	static const char *const texts[] = {
 		BASE "broker tls \"[fd00::5]:9443\"" FILES "\n",
 		BASE "broker tls \"10.0.0.5:9443\"" FILES " name \"b.example\"\n",
+		/* Quotes and backslashes in paths are escaped again. */
+		"listen \"127.0.0.1:80\"\ntls certificate \"/a\\\"b\" key "
+		    "\"/c\\\\d\"\nbroker tls \"h:1\" ca \"/e\\\"\" "
+		    "certificate \"/f\" key \"/g\\\\\"\nuser \"a\\\"b\"\n",
 	};
 	struct gw_conf	 a, b;
 	char		 err[256], *d1 = NULL, *d2 = NULL;
@@ -315,8 +319,9 @@ test_dump_broker_tls(void **state)
 	FILE		*fp;
 
 	(void)state;
-	for (i = 0; i < 2; i++) {
-		assert_int_equal(parse(texts[i], &a, err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		if (parse(texts[i], &a, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", texts[i], err);
 		assert_non_null(fp = open_memstream(&d1, &l1));
 		gw_config_dump(&a, fp);
 		fclose(fp);
