@@ -5,6 +5,7 @@
  * for a broker on another host, over TCP and mutual TLS.
  *
  * Start-up, in order:
+ *	make OpenSSL wipe what it frees (before it allocates anything)
  *	read gateway.conf (-n: check it, the TLS files and the broker's
  *	    name, then exit)
  *	read the TLS certificate and key (still root: they are root's)
@@ -43,6 +44,7 @@
 #include "common/jsonmem.h"
 #include "common/log.h"
 #include "common/mxserve.h"
+#include "common/osslmem.h"
 #include "gateway/brokertls.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
@@ -300,6 +302,11 @@ main(int argc, char *argv[])
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
 	int			 lfds[LOOPS_MAX], mfd = -1, sigfd;
 
+	/* Its decoders leave copies of the broker TLS key in what they free. */
+	if (osslmem_init() == -1) {
+		fprintf(stderr, "OpenSSL allocated before main()\n");
+		return 1;
+	}
 	while ((ch = getopt(argc, argv, "df:nRv")) != -1) {
 		switch (ch) {
 		case 'd':

@@ -5,3 +5,10 @@ test_common_LIBS := common
 UNITS += histogram
 test_histogram_SRCS := tests/common/test_histogram.c
 test_histogram_LIBS := common
+
+# A program of its own: OpenSSL's allocator is replaced before OpenSSL
+# allocates anything.
+UNITS += osslmem
+test_osslmem_SRCS := tests/common/test_osslmem.c
+test_osslmem_LIBS := common
+test_osslmem_LDLIBS := -lcrypto

@@ -614,15 +614,35 @@ def test_real_broker(real, real_gw):
     assert not warnings(real_gw, "")
 
 
-def test_real_broker_leaves_no_secret_in_gateway_memory(real, real_gw):
+def key_needles(path):
+    """What of a private key must not linger: its scalar as DER holds it
+    (the key OpenSSL uses keeps it as a BIGNUM, in another byte order),
+    and its PEM text, line breaks in or out."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    with open(path, "rb") as f:
+        pem = f.read()
+    scalar = load_pem_private_key(pem, None).private_numbers().private_value
+    body = [ln for ln in pem.splitlines() if ln and not ln.startswith(b"-----")]
+    needles = {"key scalar": scalar.to_bytes(32, "big")}
+    for i in range(len(body) - 1):
+        needles[f"key lines {i}-{i + 1}"] = body[i] + b"\n" + body[i + 1]
+        needles[f"key lines {i}-{i + 1} joined"] = body[i][-24:] + body[i + 1][:24]
+    return needles
+
+
+def test_real_broker_leaves_no_secret_in_gateway_memory(pki, real, real_gw):
     """Neither the client's bearer token nor the credential the broker
-    answered stays in the gateway's memory once the answers are sent."""
+    answered stays in the gateway's memory once the answers are sent; nor
+    the text of the gateway's TLS client key, or a DER copy of it.  (The
+    copies OpenSSL's decoder frees at start are likely reused by then
+    whether wiped or not: tests/common/test_osslmem.c shows they are.)"""
     for i in range(5):
         assert call(real_gw, "GET", "/v1/token/gwtls-one", token=real.token)[0] == 200
     time.sleep(0.5)
     needles = {"bearer token": real.token.encode(), "credential": OPENAI_KEY.encode()}
+    needles.update(key_needles(pki["gw"][1]))
     assert _memory_contains(real_gw.proc.pid, needles) == set()
-    # The scan sees what is there: this process has both.
+    # The scan sees what is there: this process has them all.
     assert _memory_contains(os.getpid(), needles) == set(needles)
 
 
