@@ -472,6 +472,8 @@ defaults(struct gw_conf *cf)
 static int
 check(struct conf *c, struct gw_conf *cf)
 {
+	char	*path;
+
 	if (cf->listen.line == 0)
 		return conf_error(c, 0, "no \"listen\" statement");
 	if (cf->tls == -1)
@@ -491,10 +493,12 @@ check(struct conf *c, struct gw_conf *cf)
 		return conf_error(c, cf->metrics.line, "\"metrics listen\": "
 		    "the same address as \"listen\" (line %d)",
 		    cf->listen.line);
-	if (cf->broker_line == 0)
-		return conf_error(c, 0, "no \"broker\" statement (\"broker "
-		    "socket PATH\" for a broker on this host, or \"broker tls "
-		    "HOST:PORT ca ... certificate ... key ...\")");
+	/* As before "broker tls" existed: the broker of this host. */
+	if (cf->broker_line == 0) {
+		if ((path = strdup(GW_DEFAULT_BROKER)) == NULL)
+			return conf_error(c, 0, "out of memory");
+		conf_strset(&cf->broker_socket, path);
+	}
 	return 0;
 }
 

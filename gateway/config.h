@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #define GW_CONF_PATH	"/etc/dromos/gateway.conf"
+#define GW_DEFAULT_BROKER "/run/dromos/broker.sock" /* no broker statement */
 #define GW_CONF_MAX	((size_t)1024 * 1024)
 #define GW_CORS_MAX	32
 

@@ -213,8 +213,7 @@ def test_config_check(gw):
     assert r.returncode == 1 and "tls" in r.stderr
     os.chmod(gw.key, 0o644)
     try:
-        r = run_n(gw, f'listen "127.0.0.1:8443"\ntls certificate "{gw.cert}" key "{gw.key}"\n'
-                  f'broker socket "/run/dromos/broker.sock"\n')
+        r = run_n(gw, f'listen "127.0.0.1:8443"\ntls certificate "{gw.cert}" key "{gw.key}"\n')
         assert r.returncode == 1 and "others" in r.stderr
     finally:
         os.chmod(gw.key, 0o600)

@@ -476,7 +476,6 @@ def test_check_refuses(pki):
     stmt = broker_stmt("127.0.0.1:9443", ca, gw)
     cases = [
         # (statements, what stderr must hold)
-        ("", 'check.conf: no "broker" statement'),
         (f'broker socket "/run/b.sock"\n{stmt}\n',
          'check.conf:4: "broker socket" and "broker tls" exclude each other'),
         (f'{stmt}\nbroker socket "/run/b.sock"\n',

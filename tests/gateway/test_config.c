@@ -76,8 +76,8 @@ test_defaults(void **state)
 	char		 err[256];
 
 	(void)state;
-	assert_int_equal(parse("listen \"127.0.0.1:8443\"\ntls off\n"
-	    "broker socket \"/run/dromos/broker.sock\"\n", &cf,
+	/* No broker statement: the broker of this host. */
+	assert_int_equal(parse("listen \"127.0.0.1:8443\"\ntls off\n", &cf,
 	    err, sizeof(err)), 0);
 	assert_int_equal(cf.tls, 0);
 	assert_string_equal(cf.broker_socket, "/run/dromos/broker.sock");
@@ -194,8 +194,7 @@ test_errors(void **state)
 		{ "listen \"127.0.0.1:80\"\ntls off\nthreads 65\n", "gw.conf:3:" },
 		{ "listen \"127.0.0.1:80\"\ntls off\nnonsense\n",
 		    "gw.conf:3: unknown keyword" },
-		/* Exactly one of "broker socket" and "broker tls". */
-		{ BASE, "gw.conf: no \"broker\" statement" },
+		/* At most one of "broker socket" and "broker tls". */
 		{ BASE "broker socket \"/b\"\nbroker tls \"h:1\"" FILES "\n",
 		    "gw.conf:4: \"broker socket\" and \"broker tls\" exclude "
 		    "each other (the other is on line 3)" },
