@@ -41,6 +41,7 @@
 
 #include "common/log.h"
 #include "common/mxserve.h"
+#include "common/osslmem.h"
 #include "common/secfile.h"
 #include "policy/policy.h"
 #include "priv/khproto.h"
@@ -414,6 +415,14 @@ main(int argc, char *argv[])
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
 	int			 lfd, afd, mfd = -1, tfd = -1, sigfd, rv;
 
+	/*
+	 * Before OpenSSL allocates: libcurl's TLS to the providers leaves
+	 * client secrets and tokens in the record buffers OpenSSL frees.
+	 */
+	if (osslmem_init() == -1) {
+		fprintf(stderr, "OpenSSL allocated before main()\n");
+		return 1;
+	}
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
 		case 'd':
