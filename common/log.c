@@ -374,6 +374,65 @@ log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+static unsigned long long
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* + 1: a throttle's zero means "never used". */
+	return (unsigned long long)ts.tv_sec * 1000u +
+	    (unsigned long long)ts.tv_nsec / 1000000u + 1;
+}
+
+/* Takes a token from t, or counts one more left out.  1: warn. */
+static int
+throttle_take(struct log_throttle *t, unsigned int *quiet)
+{
+	unsigned long long	 now = mono_ms(), n;
+	int			 ok = 0;
+
+	pthread_mutex_lock(&t->mtx);
+	if (t->since_ms == 0) {
+		t->tokens = t->burst;
+		t->since_ms = now;
+	} else if (t->every_ms > 0 && (n = (now - t->since_ms) /
+	    t->every_ms) > 0) {
+		t->tokens = n >= t->burst - t->tokens ? t->burst :
+		    t->tokens + (unsigned int)n;
+		t->since_ms += n * t->every_ms;
+	}
+	if (t->tokens > 0) {
+		t->tokens--;
+		*quiet = t->quiet;
+		t->quiet = 0;
+		ok = 1;
+	} else
+		t->quiet++;
+	pthread_mutex_unlock(&t->mtx);
+	return ok;
+}
+
+void
+log_warnx_throttled(struct log_throttle *t, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		 msg[LOG_MSG_MAX];
+	unsigned int	 quiet;
+
+	if (!throttle_take(t, &quiet))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (quiet > 0)
+		log_warnx("%s (and %u more like it since the last warning)",
+		    msg, quiet);
+	else
+		log_warnx("%s", msg);
+	explicit_bzero(msg, sizeof(msg));
+}
+
 void
 log_warnx(const char *fmt, ...)
 {

@@ -11,6 +11,7 @@
 #ifndef DROMOS_LOG_H
 #define DROMOS_LOG_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -39,6 +40,26 @@ void	 vlog(enum log_level, int with_errno, const char *, va_list)
 	    LOG_FMT(3, 0);
 void	 fatal(const char *, ...) LOG_FMT(1, 2) LOG_DEAD;
 void	 fatalx(const char *, ...) LOG_FMT(1, 2) LOG_DEAD;
+
+/*
+ * Warnings a peer can provoke at will (refused handshakes, say), from any
+ * thread: a token bucket of `burst' warnings, refilled by one every
+ * `every_ms'.  Past it they are counted, and the next warning written
+ * says how many were left out.
+ *	static struct log_throttle t = LOG_THROTTLE_INITIALIZER(10000, 1);
+ */
+struct log_throttle {
+	pthread_mutex_t		 mtx;
+	unsigned int		 every_ms;
+	unsigned int		 burst;
+	unsigned int		 tokens;
+	unsigned int		 quiet;		/* left out since the last */
+	unsigned long long	 since_ms;	/* of the refill; 0: never */
+};
+#define LOG_THROTTLE_INITIALIZER(every_ms, burst) \
+	{ PTHREAD_MUTEX_INITIALIZER, (every_ms), (burst), 0, 0, 0 }
+void	 log_warnx_throttled(struct log_throttle *, const char *, ...)
+	    LOG_FMT(2, 3);
 
 /*
  * A structured event: msg, then NULL-terminated pairs of key and string

@@ -1053,26 +1053,15 @@ free_dead(struct upstream *u)
  * SSL_get_error() judges that call alone.
  */
 
-static _Atomic uint64_t	 tls_warned;	/* ms of the last warning, any loop */
-static atomic_uint	 tls_quiet;	/* warnings left out since */
+static struct log_throttle	 tls_warnings =	/* over all loops */
+    LOG_THROTTLE_INITIALIZER(TLS_WARN_MS, 1);
 
-/* One warning every TLS_WARN_MS at most, over all loops. */
+/* One warning every TLS_WARN_MS at most. */
 static void
 tls_warn(const struct upstream *u, const char *what, const char *why)
 {
-	uint64_t	 now = now_ms(), last = atomic_load(&tls_warned);
-	unsigned int	 quiet;
-
-	if ((last != 0 && now - last < TLS_WARN_MS) ||
-	    !atomic_compare_exchange_strong(&tls_warned, &last, now)) {
-		atomic_fetch_add(&tls_quiet, 1);
-		return;
-	}
-	if ((quiet = atomic_exchange(&tls_quiet, 0)) > 0)
-		log_warnx("broker %s: TLS %s: %s (and %u more failures since "
-		    "the last warning)", u->label, what, why, quiet);
-	else
-		log_warnx("broker %s: TLS %s: %s", u->label, what, why);
+	log_warnx_throttled(&tls_warnings, "broker %s: TLS %s: "
+	    "%s", u->label, what, why);
 }
 
 /* Why the last SSL call on c failed (err: SSL_get_error's), for the log. */

@@ -524,6 +524,13 @@ finish(struct http_server *srv, struct http_ctx *ctx)
 
 /* TLS connections (see the top of this file). */
 
+/*
+ * Anyone who can reach the port can get refused at will: ten warnings,
+ * then one a second, with a count of those left out.
+ */
+static struct log_throttle	 tls_refusals = LOG_THROTTLE_INITIALIZER(1000,
+    10);
+
 static struct http_tlsconn *
 tls_conn_of(struct MHD_Connection *c)
 {
@@ -576,18 +583,19 @@ tls_verify(gnutls_session_t s)
 	if (tc == NULL)
 		return -1;
 	if (rv != GNUTLS_E_SUCCESS)
-		log_warnx("%s: TLS client %s refused: its certificate cannot "
-		    "be verified: %s", tc->srv->name, tc->peer,
-		    gnutls_strerror(rv));
+		log_warnx_throttled(&tls_refusals, "%s: TLS "
+		    "client %s refused: its certificate cannot be verified: "
+		    "%s", tc->srv->name, tc->peer, gnutls_strerror(rv));
 	else if (gnutls_certificate_verification_status_print(status,
 	    GNUTLS_CRT_X509, &why, 0) == GNUTLS_E_SUCCESS) {
-		log_warnx("%s: TLS client %s refused: %s", tc->srv->name,
-		    tc->peer, (const char *)why.data);
+		log_warnx_throttled(&tls_refusals, "%s: TLS "
+		    "client %s refused: %s", tc->srv->name, tc->peer,
+		    (const char *)why.data);
 		gnutls_free(why.data);
 	} else
-		log_warnx("%s: TLS client %s refused: its certificate does "
-		    "not verify (status 0x%x)", tc->srv->name, tc->peer,
-		    status);
+		log_warnx_throttled(&tls_refusals, "%s: TLS "
+		    "client %s refused: its certificate does not verify "
+		    "(status 0x%x)", tc->srv->name, tc->peer, status);
 	return -1;
 }
 
@@ -671,8 +679,9 @@ tls_log_end(const struct http_tlsconn *tc)
 		    "or not TLS)", tc->srv->name, tc->peer);
 	else if (last == GNUTLS_HANDSHAKE_CERTIFICATE_PKT + 1 &&
 	    !tc->verify_ran)
-		log_warnx("%s: TLS client %s refused: no client certificate",
-		    tc->srv->name, tc->peer);
+		log_warnx_throttled(&tls_refusals, "%s: TLS "
+		    "client %s refused: no client certificate", tc->srv->name,
+		    tc->peer);
 	else if (last == GNUTLS_HANDSHAKE_FINISHED + 1 && tc->verified)
 		log_debug("%s: TLS client %s closed without a request",
 		    tc->srv->name, tc->peer);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -224,6 +225,48 @@ test_redact_and_truncate(void **state)
 	assert_false(log_key_is_secret("connection"));
 }
 
+static int
+count_lines(const char *s, const char *needle)
+{
+	int	 n = 0;
+
+	while ((s = strstr(s, needle)) != NULL) {
+		n++;
+		s++;
+	}
+	return n;
+}
+
+/* A burst of three, then one every 50 ms with a count of the rest. */
+static void
+test_throttle(void **state)
+{
+	static struct log_throttle	 t = LOG_THROTTLE_INITIALIZER(50, 3);
+	struct timespec			 ts = { 0, 60 * 1000000L };
+	int				 fds[2], i;
+	const char			*out;
+
+	(void)state;
+	log_init(0, 0);
+	capture_begin(fds);
+	for (i = 0; i < 10; i++)
+		log_warnx_throttled(&t, "refused %d", i);
+	out = capture_end(fds);
+	assert_int_equal(count_lines(out, "\n"), 3);
+	assert_non_null(strstr(out, "\"msg\":\"refused 2\""));
+	assert_null(strstr(out, "refused 3"));
+
+	nanosleep(&ts, NULL);
+	capture_begin(fds);
+	log_warnx_throttled(&t, "refused %d", 10);
+	log_warnx_throttled(&t, "refused %d", 11);
+	out = capture_end(fds);
+	/* One token came back: one line, which counts the seven left out. */
+	assert_int_equal(count_lines(out, "\n"), 1);
+	assert_non_null(strstr(out, "\"msg\":\"refused 10 (and 7 more like it "
+	    "since the last warning)\""));
+}
+
 int
 main(void)
 {
@@ -236,6 +279,7 @@ main(void)
 		cmocka_unit_test(test_text_mode),
 		cmocka_unit_test(test_warn_errno),
 		cmocka_unit_test(test_redact_and_truncate),
+		cmocka_unit_test(test_throttle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,11 +8,13 @@ TLS 1.3 handshake and is answered nothing."""
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -289,6 +291,39 @@ def test_ipv6_listener(pg, pki, pgdb):
         r = c.getresponse()
         assert r.status == 200, r.read()
         c.close()
+    finally:
+        a.stop()
+        shutil.rmtree(a.dir, ignore_errors=True)
+
+
+def test_refusals_are_throttled(pki, pgdb):
+    """Anyone who reaches the port can be refused at will: ten warnings,
+    then one a second, and the next one written counts those left out."""
+    port = free_port()
+    a = Appliance(pgdb, extra_conf=tls_conf(pki, port))
+    a.tls_port = port
+    try:
+        a.start()
+        wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
+        t0 = time.monotonic()
+        for _ in range(30):
+            refused(a, context(pki, cert="stranger"))
+        elapsed = time.monotonic() - t0
+
+        def lines():
+            return [l for l in a.logtext().splitlines() if "refused:" in l]
+        wait_for(lambda: len(lines()) >= 10, 5, "the first ten warnings")
+        time.sleep(0.3)
+        burst = lines()
+        # Ten at once, and at most one more per second the loop took.
+        assert 10 <= len(burst) <= 10 + int(elapsed) + 1, (elapsed, burst)
+        assert not any("more like it" in l for l in burst[:10]), burst
+        time.sleep(1.2)
+        refused(a, context(pki, cert="stranger"))
+        last = wait_for(lambda: lines()[len(burst):] or None, 5, "one more warning")
+        m = re.search(r"and (\d+) more like it since the last warning", last[0])
+        assert m, last
+        assert len(burst) + int(m.group(1)) == 30, (len(burst), last)
     finally:
         a.stop()
         shutil.rmtree(a.dir, ignore_errors=True)

@@ -434,7 +434,7 @@ def test_warnings_are_rate_limited(pki):
         time.sleep(0.3)
         lines = warnings(g, "IP address mismatch")
         assert len(lines) == 2, g.logtext()
-        assert "(and 19 more failures since the last warning)" in lines[1], lines[1]
+        assert "(and 19 more like it since the last warning)" in lines[1], lines[1]
     finally:
         g.cleanup()
         b.stop()
