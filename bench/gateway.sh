@@ -11,6 +11,8 @@
 # during the bench-loadgen runs is printed too: unlike rates, it does not
 # depend much on what else the machine is doing.  Goals: >= 0.40 of nginx and of pgbench -S, p99 <= 5 ms, no
 # errors, gateway <= 20% over the direct broker call, idle RSS <= 16 MiB.
+# A second gateway reaches the broker over TCP and mutual TLS (the broker's
+# "listen tls"): its rate is printed beside the unix socket's, no goal.
 set -eu
 name=gateway
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +25,35 @@ free_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# A CA, the broker's certificate and the gateway's client certificate,
+# for a second gateway that reaches the broker over TCP and mutual TLS.
+pki() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$t/ca.key" -out "$t/ca.crt" -days 1 -subj /CN=bench-ca \
+	    -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+	for who in broker gw; do
+		if [ $who = broker ]; then
+			ext="extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1"
+		else
+			ext="extendedKeyUsage=clientAuth"
+		fi
+		printf '%s\n' "$ext" >"$t/$who.ext"
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout "$t/$who.key" -out "$t/$who.csr" -subj "/CN=$who" \
+		    2>/dev/null
+		openssl x509 -req -in "$t/$who.csr" -CA "$t/ca.crt" \
+		    -CAkey "$t/ca.key" -CAcreateserial -days 1 \
+		    -extfile "$t/$who.ext" -out "$t/$who.crt" 2>/dev/null
+		chmod 600 "$t/$who.key"
+	done
+	[ -s "$t/gw.crt" ] || failed "openssl could not make the certificates"
+}
+
 bench_postgres
+pki
+bt=$(free_port)
+BENCH_CONF="listen tls \"127.0.0.1:$bt\" certificate \"$t/broker.crt\" key \"$t/broker.key\" client ca \"$t/ca.crt\""
 bench_appliance
 
 # The gateway, no limits in the way of one client's load.
@@ -46,6 +76,24 @@ until curl -sf -o /dev/null "http://127.0.0.1:$gw/v1/health"; do
 done
 sleep 1
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$gpid/status")
+
+# The second gateway: the same, but the broker is reached over TLS.
+gt=$(free_port)
+cat >"$t/gateway-tls.conf" <<EOC
+listen "127.0.0.1:$gt"
+tls off
+broker tls "127.0.0.1:$bt" ca "$t/ca.crt" certificate "$t/gw.crt" key "$t/gw.key"
+rate limit client off
+rate limit connection off
+EOC
+"$b/bin/dromos-gateway" -d -f "$t/gateway-tls.conf" >"$t/gateway-tls.log" 2>&1 &
+started $!
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$gt/v1/health"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || failed "the TLS gateway did not start"
+	sleep 0.1
+done
 
 # nginx with a file the size of one payload.
 curl -sf -H "Authorization: Bearer $READER" \
@@ -141,6 +189,8 @@ wrk_run -s "$t/rotate.lua" "http://127.0.0.1:$gw"
 g_rps=$w_rps; g_p50=$w_p50; g_p99=$w_p99; g_bad=${w_bad:-none}
 wrk_run "http://127.0.0.1:$ng/token.json"
 n_rps=$w_rps; n_p50=$w_p50; n_p99=$w_p99
+wrk_run -s "$t/rotate.lua" "http://127.0.0.1:$gt"
+t_rps=$w_rps; t_p50=$w_p50; t_p99=$w_p99; t_bad=${w_bad:-none}
 
 sed 's|^|/v1|' "$t/paths" >"$t/v1paths"
 g0=$(cputicks $gpid); b0=$(cputicks $bpid)
@@ -157,6 +207,9 @@ bench_pgbench
 
 echo "gateway: wrk GET /v1/token/{c} via gateway ($clients conns, $conns" \
     "connections): rps $g_rps  p50 $g_p50  p99 $g_p99  errors $g_bad"
+echo "gateway: wrk GET /v1/token/{c} via gateway, broker over TCP+TLS 1.3:" \
+    "rps $t_rps  p50 $t_p50  p99 $t_p99  errors $t_bad" \
+    "(ratio to the unix socket $(ratio "$t_rps" "$g_rps"))"
 echo "gateway: wrk nginx static JSON ($(wc -c <"$t/token.json") bytes):" \
     "rps $n_rps  p50 $n_p50  p99 $n_p99"
 echo "gateway: pgbench -S -c $clients -j 2: tps $tps  latency average $pglat"

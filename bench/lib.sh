@@ -89,7 +89,8 @@ ctl() {
 }
 
 # dromosd and its broker, the openai provider, two clients, and $conns
-# captured connections whose token paths are in $t/paths.
+# captured connections whose token paths are in $t/paths.  $BENCH_CONF,
+# if set, is added to dromos.conf.
 bench_appliance() {
 	"$b/bin/dromosctl" key init "$t/root.key" >/dev/null
 	cat >"$t/dromos.conf" <<EOC
@@ -99,6 +100,7 @@ database "host=$pg/sock dbname=dromos user=$pguser"
 root key file "$t/root.key"
 audit log "$t/audit.log"
 broker path "$b/bin/dromos-broker"
+${BENCH_CONF:-}
 EOC
 	chmod 600 "$t/dromos.conf"
 	"$b/bin/dromosd" -d -f "$t/dromos.conf" >"$t/dromosd.log" 2>&1 &
