@@ -36,6 +36,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -880,7 +881,7 @@ accept_one(struct http_server *srv)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
-	int			 fd;
+	int			 fd, one = 1;
 
 	if ((fd = accept4(srv->listenfd, (struct sockaddr *)&ss, &len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
@@ -897,6 +898,13 @@ accept_one(struct http_server *srv)
 		}
 		return;
 	}
+	/*
+	 * An answer of the TLS server is several records; with Nagle the
+	 * last waits for the gateway's delayed ACK (tens of ms).
+	 */
+	if (ss.ss_family != AF_UNIX && setsockopt(fd, IPPROTO_TCP,
+	    TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_debug("%s: TCP_NODELAY: %s", srv->name, strerror(errno));
 	/* libmicrohttpd closes it if it cannot take it. */
 	if (MHD_add_connection(srv->w[srv->next], fd, (struct sockaddr *)&ss,
 	    len) != MHD_YES)
