@@ -31,9 +31,12 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static int
-check_stat(const struct stat *st, const char *path, int secret, char *err,
+check_stat(const struct stat *st, const char *path, int flags, char *err,
     size_t errlen)
 {
+	int	 secret = (flags & SECFILE_SECRET) != 0;
+	mode_t	 bad = (flags & SECFILE_GROUP_OK) ? 037 : 077;
+
 	if (!S_ISREG(st->st_mode)) {
 		seterr(err, errlen, "%s: not a regular file", path);
 		return -1;
@@ -46,10 +49,12 @@ check_stat(const struct stat *st, const char *path, int secret, char *err,
 		    (unsigned long)geteuid());
 		return -1;
 	}
-	if (st->st_mode & 077) {
-		seterr(err, errlen, "%s: mode %04o lets group or others in "
-		    "(chmod 600 it)", path,
-		    (unsigned int)(st->st_mode & 07777));
+	if (st->st_mode & bad) {
+		seterr(err, errlen, "%s: mode %04o lets %s in (chmod %s it)",
+		    path, (unsigned int)(st->st_mode & 07777),
+		    (flags & SECFILE_GROUP_OK) && !(st->st_mode & bad & 070) ?
+		    "others" : "group or others",
+		    (flags & SECFILE_GROUP_OK) ? "640" : "600");
 		return -1;
 	}
 	return 0;
@@ -64,7 +69,7 @@ secfile_check(int fd, const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
 		return -1;
 	}
-	return check_stat(&st, path, 1, err, errlen);
+	return check_stat(&st, path, SECFILE_SECRET, err, errlen);
 }
 
 /* Exactly len bytes, or -1 (a short file: it changed under us). */
@@ -110,7 +115,7 @@ secfile_read(const char *path, int flags, size_t max, char **bufp,
 		seterr(err, errlen, "%s: fstat: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (check_stat(&st, path, secret, err, errlen) == -1)
+	if (check_stat(&st, path, flags, err, errlen) == -1)
 		goto fail;
 	if (st.st_size <= 0) {
 		seterr(err, errlen, "%s: empty", path);

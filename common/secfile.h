@@ -13,7 +13,12 @@
 
 #include <stddef.h>
 
-#define SECFILE_SECRET	0x1
+#define SECFILE_SECRET		0x1
+/*
+ * With SECFILE_SECRET: the group may read it too (a server key of
+ * root:ssl-cert, mode 0640, Debian's way); others still may not.
+ */
+#define SECFILE_GROUP_OK	0x2
 
 /*
  * The secrecy check of an open descriptor: 0, or -1 with

@@ -194,7 +194,7 @@ load_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	char		*pem;
 	int		 encrypted;
 
-	if ((pem = gw_pem_read(path, S_IRWXG | S_IRWXO, err, errlen)) == NULL)
+	if ((pem = gw_pem_read(path, SECFILE_SECRET, err, errlen)) == NULL)
 		return -1;
 	encrypted = strstr(pem, "ENCRYPTED") != NULL;
 	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL) {

@@ -112,8 +112,8 @@ check_only(const struct gw_conf *cf, const char *conffile, int verbose)
 
 	if (cf->tls == 1 &&
 	    ((cert = gw_pem_read(cf->tls_cert, 0, err, sizeof(err))) == NULL ||
-	    (key = gw_pem_read(cf->tls_key, S_IRWXO, err,
-	    sizeof(err))) == NULL)) {
+	    (key = gw_pem_read(cf->tls_key, SECFILE_SECRET | SECFILE_GROUP_OK,
+	    err, sizeof(err))) == NULL)) {
 		gw_pem_free(cert);
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -349,7 +349,8 @@ main(int argc, char *argv[])
 	sigfd = signal_fd();
 	if (cf.tls == 1 &&
 	    ((cert = gw_pem_read(cf.tls_cert, 0, err, sizeof(err))) == NULL ||
-	    (key = gw_pem_read(cf.tls_key, S_IRWXO, err, sizeof(err))) == NULL))
+	    (key = gw_pem_read(cf.tls_key, SECFILE_SECRET |
+	    SECFILE_GROUP_OK, err, sizeof(err))) == NULL))
 		fatalx("%s", err);
 	bp = broker_open(&cf, conffile, &broker);
 	nloops = loops_wanted(&cf);
