@@ -568,22 +568,29 @@ def real_gw(pki, real):
 
 
 def tcp_peers(pid, port):
-    """The established TCP connections of process pid to port."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
+    """The established TCP connections of process pid to port.  A daemon is
+    not dumpable, so its /proc/PID/fd is root's: another user counts every
+    established connection to port instead (in these tests the gateway is
+    the broker's only TLS client)."""
+    try:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except PermissionError:
+        inodes = None
     n = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
             for line in f.readlines()[1:]:
                 cols = line.split()
                 rport = int(cols[2].rsplit(":", 1)[1], 16)
-                if rport == port and cols[3] == "01" and cols[9] in inodes:
+                if rport == port and cols[3] == "01" and \
+                        (inodes is None or cols[9] in inodes):
                     n += 1
     return n
 
@@ -629,6 +636,8 @@ def key_needles(path):
     return needles
 
 
+@pytest.mark.skipif(os.geteuid() != 0,
+                    reason="the memory of a daemon, not dumpable, is root's to read")
 def test_real_broker_leaves_no_secret_in_gateway_memory(pki, real, real_gw):
     """Neither the client's bearer token nor the credential the broker
     answered stays in the gateway's memory once the answers are sent; nor
