@@ -604,87 +604,29 @@ config_free(struct dromos_conf *cf)
 
 /* Loading. */
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((__format__(__printf__, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int
 config_check_file_secrecy(int fd, const char *path, char *err, size_t errlen)
 {
 	return secfile_check(fd, path, err, errlen);
 }
 
-/* Reads at most max + 1 bytes, so that a larger file is detected. */
-static int
-read_all(int fd, char *buf, size_t max, size_t *lenp)
-{
-	size_t	 len = 0;
-	ssize_t	 n;
-
-	while (len <= max) {
-		n = read(fd, buf + len, max + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*lenp = len;
-	return 0;
-}
-
+/* The file's checks and reading are secfile's: a secret, like a key. */
 int
 config_load(const char *path, struct dromos_conf *cf, char *err,
     size_t errlen)
 {
-	char	*buf = NULL;
-	size_t	 len = 0;
-	int	 fd, r = -1;
+	char	*buf;
+	size_t	 len;
+	int	 r;
 
 	memset(cf, 0, sizeof(*cf));
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		seterr(err, errlen, "%s: %s", path, errno == ELOOP ?
-		    "is a symbolic link" : strerror(errno));
+	if (secfile_read(path, SECFILE_SECRET, CONFIG_FILE_MAX, &buf, &len,
+	    err, errlen) == -1)
 		return -1;
-	}
-	if (config_check_file_secrecy(fd, path, err, errlen) == -1)
-		goto out;
-	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	if (read_all(fd, buf, CONFIG_FILE_MAX, &len) == -1) {
-		seterr(err, errlen, "%s: read: %s", path, strerror(errno));
-		goto out;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		seterr(err, errlen, "%s: larger than %d bytes", path,
-		    CONFIG_FILE_MAX);
-		goto out;
-	}
 	if ((r = config_parse_buf(buf, len, path, cf, err, errlen)) == 0 &&
 	    (r = config_check_tls(cf, path, err, errlen)) == -1)
 		config_free(cf);
- out:
-	if (buf != NULL) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
-	close(fd);
+	secfile_free(buf, len);
 	return r;
 }
 
