@@ -557,6 +557,47 @@ route_connection_delete(struct http_req *r)
 	return http_empty(r, MHD_HTTP_NO_CONTENT);
 }
 
+/* A connection's view, its provider and its sealed credential. */
+static int
+connection_sealed(struct http_req *r, const char *id, json_t **provider,
+    json_t **view, uint8_t *sealed, size_t sealedsz, size_t *len,
+    enum MHD_Result *answered)
+{
+	const char	*prov;
+	int		 rv;
+
+	*provider = *view = NULL;
+	if ((rv = cache_connection_get(r->b->conns, r->b->db, id, view, sealed,
+	    sealedsz, len)) != 0) {
+		*answered = api_store_error(r, rv, "no such connection");
+		return -1;
+	}
+	prov = json_string_value(json_object_get(*view, "provider"));
+	if (prov == NULL || get_provider(r, prov, provider, answered) == -1)
+		goto fail;
+	if (*len == 0) {
+		/* A consent that failed, or one in progress. */
+		*answered = http_problem(r, MHD_HTTP_CONFLICT, "not-connected",
+		    "Not connected", "this connection holds no credential");
+		goto fail;
+	}
+	return 0;
+fail:
+	json_decref(*view);
+	json_decref(*provider);
+	*view = *provider = NULL;
+	return -1;
+}
+
+/* A credential that did not open: recorded, and why answered. */
+static enum MHD_Result
+open_failed(struct http_req *r, const char *id, int rv)
+{
+	access_read(r, id, rv == VAULT_EUNAVAIL ? "keyholder unavailable" :
+	    "does not open");
+	return api_vault_error(r, rv == VAULT_EUNAVAIL ? rv : VAULT_EOPEN);
+}
+
 /* Open a connection's values: metadata and secrets merged. */
 static int
 connection_values(struct http_req *r, const char *id, json_t **provider,
@@ -565,39 +606,25 @@ connection_values(struct http_req *r, const char *id, json_t **provider,
 	struct vault_ad	 ad;
 	uint8_t		 sealed[VAULT_SEALED_MAX];
 	size_t		 len;
-	json_t		*secrets;
-	const char	*prov;
-	int		 rv;
+	int		 rv = -1;
 
-	*provider = *values = *view = NULL;
-	if ((rv = cache_connection_get(r->b->conns, r->b->db, id, view, sealed,
-	    sizeof(sealed), &len)) != 0) {
-		*answered = api_store_error(r, rv, "no such connection");
+	*values = NULL;
+	if (connection_sealed(r, id, provider, view, sealed, sizeof(sealed),
+	    &len, answered) == -1)
 		return -1;
+	if (vault_ad_credential(&ad, id) == -1)
+		rv = VAULT_EINVAL;
+	else
+		rv = vault_open_json(r->b->vault, &ad, sealed, len, values);
+	if (rv != VAULT_OK) {
+		*answered = open_failed(r, id, rv);
+		rv = -1;
+		json_decref(*view);
+		json_decref(*provider);
+		*view = *provider = NULL;
 	}
-	prov = json_string_value(json_object_get(*view, "provider"));
-	if (prov == NULL || get_provider(r, prov, provider, answered) == -1)
-		goto fail;
-	if (len == 0) {
-		/* A consent that failed, or one in progress. */
-		*answered = http_problem(r, MHD_HTTP_CONFLICT, "not-connected",
-		    "Not connected", "this connection holds no credential");
-		goto fail;
-	}
-	if (vault_ad_credential(&ad, id) == -1 ||
-	    (rv = vault_open_json(r->b->vault, &ad, sealed, len,
-	    &secrets)) != 0) {
-		access_read(r, id, "does not open");
-		*answered = api_vault_error(r, VAULT_EOPEN);
-		goto fail;
-	}
-	*values = secrets;
-	return 0;
-fail:
-	json_decref(*view);
-	json_decref(*provider);
-	*view = *provider = NULL;
-	return -1;
+	explicit_bzero(sealed, sizeof(sealed));
+	return rv;
 }
 
 /* The values a payload is built from: for oauth2, the access token only. */
@@ -623,6 +650,33 @@ is_oauth2(const json_t *provider)
 	return mode != NULL && strcmp(mode, "oauth2") == 0;
 }
 
+/* The payload of DESIGN §8 from opened values, as the answer. */
+static enum MHD_Result
+token_answer(struct http_req *r, const char *id, const json_t *provider,
+    json_t *values, const json_t *view)
+{
+	enum MHD_Result	 a;
+	json_t		*out, *pv;
+	const char	*exp;
+	char		 reason[256];
+
+	exp = json_string_value(json_object_get(view, "expires_at"));
+	pv = payload_values(provider, values);
+	if (pv == NULL || payload_build(provider, id, pv, exp, &out,
+	    reason, sizeof(reason)) == -1) {
+		log_warnx("token %s: %s", id, pv ? reason : "no access token");
+		access_read(r, id, "unusable");
+		a = http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "unusable-credential", "Credential unusable",
+		    "the stored credential cannot make a payload");
+	} else {
+		access_read(r, id, "ok");
+		a = http_json(r, MHD_HTTP_OK, out);
+	}
+	json_decref(pv);
+	return a;
+}
+
 /*
  * The generic credential payload of DESIGN §8 for connection id, OAuth
  * tokens refreshed first when they expire soon (or always, with force).
@@ -631,9 +685,7 @@ enum MHD_Result
 api_token(struct http_req *r, const char *id, int force)
 {
 	enum MHD_Result	 a;
-	json_t		*provider, *values, *view, *out, *pv;
-	const char	*exp;
-	char		 reason[256];
+	json_t		*provider, *values, *view;
 
 	if (!payload_connection_ok(id))
 		return http_not_found(r, "no such connection");
@@ -645,27 +697,104 @@ api_token(struct http_req *r, const char *id, int force)
 	else if (is_oauth2(provider) && refresh_if_needed(r, id, provider,
 	    force, &values, &view, &a) == -1)
 		access_read(r, id, "refresh failed");
-	else {
-		exp = json_string_value(json_object_get(view, "expires_at"));
-		pv = payload_values(provider, values);
-		if (pv == NULL || payload_build(provider, id, pv, exp, &out,
-		    reason, sizeof(reason)) == -1) {
-			log_warnx("token %s: %s", id, pv ? reason :
-			    "no access token");
-			access_read(r, id, "unusable");
-			a = http_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			    "unusable-credential", "Credential unusable",
-			    "the stored credential cannot make a payload");
-		} else {
-			access_read(r, id, "ok");
-			a = http_json(r, MHD_HTTP_OK, out);
-		}
-		json_decref(pv);
-	}
+	else
+		a = token_answer(r, id, provider, values, view);
 	json_decref(values);
 	json_decref(provider);
 	json_decref(view);
 	return a;
+}
+
+/*
+ * A GET /token whose OPEN is on the wire while its connection waits
+ * (http_suspend): the sealed copy is for the slow way (vault.h).
+ */
+struct token_wait {
+	struct http_req		*r;
+	json_t			*provider;
+	json_t			*view;
+	struct vault_ad		 ad;
+	struct kh_aopen		*opened;	/* set by token_opened() */
+	size_t			 len;
+	uint8_t			 sealed[VAULT_SEALED_MAX];
+};
+
+static void
+token_wait_free(struct token_wait *tw)
+{
+	json_decref(tw->provider);
+	json_decref(tw->view);
+	explicit_bzero(tw, sizeof(*tw));
+	free(tw);
+}
+
+/* The keyholder's thread: note the answer, wake the connection. */
+static void
+token_opened(void *arg, struct kh_aopen *a)
+{
+	struct token_wait	*tw = arg;
+
+	tw->opened = a;
+	http_resume(tw->r);
+}
+
+/* The connection's thread again. */
+static enum MHD_Result
+token_resumed(struct http_req *r, void *arg)
+{
+	struct token_wait	*tw = arg;
+	const char		*id = r->params[0];
+	enum MHD_Result		 a;
+	json_t			*values;
+	int			 rv = VAULT_EUNAVAIL;
+
+	if (tw->opened != NULL)
+		rv = vault_open_finish_json(r->b->vault, &tw->ad, tw->sealed,
+		    tw->len, tw->opened, &values);
+	if (rv != VAULT_OK)
+		a = open_failed(r, id, rv);
+	else {
+		a = token_answer(r, id, tw->provider, values, tw->view);
+		json_decref(values);
+	}
+	token_wait_free(tw);
+	return a;
+}
+
+/*
+ * GET /token/{c} without a refresh due: the connection waits for the
+ * keyholder and the thread serves others meanwhile.  Anything else (a
+ * refresh, which calls the provider) takes api_token()'s thread.
+ */
+static enum MHD_Result
+token_async(struct http_req *r, const char *id)
+{
+	enum MHD_Result		 a;
+	struct token_wait	*tw;
+
+	if (!payload_connection_ok(id))
+		return http_not_found(r, "no such connection");
+	if ((tw = calloc(1, sizeof(*tw))) == NULL)
+		return http_internal(r);
+	tw->r = r;
+	if (connection_sealed(r, id, &tw->provider, &tw->view, tw->sealed,
+	    sizeof(tw->sealed), &tw->len, &a) == -1) {
+		token_wait_free(tw);
+		return a;
+	}
+	if ((is_oauth2(tw->provider) && refresh_due(tw->view, tw->provider)) ||
+	    vault_ad_credential(&tw->ad, id) == -1) {
+		token_wait_free(tw);
+		return api_token(r, id, 0);
+	}
+	/* Suspended first: the answer may come before the start returns. */
+	http_suspend(r, token_resumed, tw);
+	if (vault_open_start(r->b->vault, &tw->ad, tw->sealed, tw->len,
+	    token_opened, tw) == NULL) {
+		log_warn("token %s: keyholder", id);
+		http_resume(r);
+	}
+	return MHD_YES;
 }
 
 /* GET /token/{c} */
@@ -678,7 +807,7 @@ route_token(struct http_req *r)
 	r->connection = id;
 	if (auth_require(r, OP_TOKEN_READ, id, &a) == -1)
 		return a;
-	return api_token(r, id, 0);
+	return token_async(r, id);
 }
 
 const struct http_route api_routes[] = {

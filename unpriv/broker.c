@@ -476,6 +476,9 @@ main(int argc, char *argv[])
 	if (cf.tls[0] != '\0')
 		tfd = tls_prepare(&cf, &tf);
 	sandbox(cf.user, &nthreads);
+	/* Reads of a token wait for the keyholder without a thread. */
+	if (kh_client_async(kh) == -1)
+		fatal("keyholder reader thread");
 	broker.kh = kh;
 	snprintf(broker.public_url, sizeof(broker.public_url), "%s",
 	    cf.public_url);

@@ -44,6 +44,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@
 #include "common/log.h"
 #include "unpriv/broker.h"
 #include "unpriv/http.h"
+#include "unpriv/khclient.h"
 #include "unpriv/metrics.h"
 
 #define HTTP_CONN_LIMIT		1024u		/* over all workers */
@@ -79,6 +81,8 @@
  */
 #define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:%NO_TICKETS"
 #define HTTP_TLS_OPTS		5
+/* How long http_stop() waits for suspended requests. */
+#define HTTP_STOP_WAIT_MS	(KH_TIMEOUT_DEFAULT + 1000)
 
 struct http_server {
 	const char		*name;
@@ -96,6 +100,7 @@ struct http_server {
 	int			 tls;		/* http_start_tls() */
 	/* The workers' TLS options (MHD_OPTION_ARRAY), only while starting. */
 	struct MHD_OptionItem	 tlsopt[HTTP_TLS_OPTS];
+	atomic_uint		 suspended;	/* requests in http_suspend() */
 };
 
 /*
@@ -121,6 +126,10 @@ struct http_ctx {
 	size_t			 bodysz;
 	int			 too_large;
 	struct timespec		 start;
+	struct http_server	*srv;
+	/* Set by http_suspend(), run once http_resume() has woken it. */
+	enum MHD_Result		(*cont)(struct http_req *, void *);
+	void			*cont_arg;
 };
 
 static enum MHD_Result
@@ -737,6 +746,35 @@ tls_request_ok(struct http_server *srv, struct MHD_Connection *c)
 	return 1;
 }
 
+void
+http_suspend(struct http_req *r, enum MHD_Result (*cont)(struct http_req *,
+    void *), void *arg)
+{
+	struct http_ctx	*ctx = (struct http_ctx *)(void *)r;
+
+	ctx->cont = cont;
+	ctx->cont_arg = arg;
+	atomic_fetch_add(&ctx->srv->suspended, 1);
+	MHD_suspend_connection(r->conn);
+}
+
+void
+http_resume(struct http_req *r)
+{
+	MHD_resume_connection(r->conn);
+}
+
+/* Back from http_suspend(): the handler's second half answers. */
+static enum MHD_Result
+resumed(struct http_server *srv, struct http_ctx *ctx)
+{
+	enum MHD_Result	(*cont)(struct http_req *, void *) = ctx->cont;
+
+	ctx->cont = NULL;
+	atomic_fetch_sub(&srv->suspended, 1);
+	return cont(&ctx->req, ctx->cont_arg);
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -754,6 +792,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 		metrics_in_flight(srv->mbase, 1);
+		ctx->srv = srv;
 		ctx->req.conn = c;
 		ctx->req.b = srv->b;
 		ctx->req.method = method;
@@ -761,6 +800,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		*con_cls = ctx;
 		return begin(srv, ctx);
 	}
+	if (ctx->cont != NULL)
+		return resumed(srv, ctx);
 	if (ctx->req.status != 0) {
 		/* Answered already (an early refusal): drain. */
 		*upload_data_size = 0;
@@ -862,7 +903,7 @@ worker_start(struct http_server *srv, unsigned int limit)
 	/* TURBO: read and write before polling; the sockets do not block. */
 	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
-	    MHD_USE_TURBO | MHD_USE_ERROR_LOG | (srv->tls ? MHD_USE_TLS : 0),
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG | (srv->tls ? MHD_USE_TLS : 0),
 	    0, NULL, NULL, http_access, srv,
 	    /* First, so that every message of MHD's comes to us. */
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhdlog, NULL,
@@ -1053,6 +1094,17 @@ http_stop(struct http_server *srv)
 		(void)n;
 		pthread_join(srv->acceptor, NULL);
 	}
+	/*
+	 * libmicrohttpd must not stop with a connection suspended; each
+	 * waits for the keyholder, which answers or fails within its
+	 * timeout (and the channel's reader runs until kh_client_free()).
+	 */
+	for (i = 0; atomic_load(&srv->suspended) > 0 &&
+	    i < HTTP_STOP_WAIT_MS; i++)
+		usleep(1000);
+	if (atomic_load(&srv->suspended) > 0)
+		log_warnx("%s: %u requests still wait for the keyholder",
+		    srv->name, atomic_load(&srv->suspended));
 	for (i = 0; i < srv->nw; i++)
 		if (srv->w[i] != NULL)
 			MHD_stop_daemon(srv->w[i]);

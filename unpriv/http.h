@@ -96,4 +96,15 @@ enum MHD_Result	 http_not_found(struct http_req *, const char *detail);
 /* A path parameter is safe to use as an id: [A-Za-z0-9._-]{1,max}. */
 int		 http_id_valid(const char *, size_t max);
 
+/*
+ * A handler that must wait for something another thread finishes (the
+ * keyholder's answer) calls http_suspend() and returns MHD_YES: its
+ * connection waits and its thread serves others.  Once http_resume() has
+ * been called, from any thread, exactly once, cont(r, arg) runs on the
+ * connection's thread and answers as a handler does.
+ */
+void		 http_suspend(struct http_req *, enum MHD_Result (*cont)(
+		    struct http_req *, void *), void *arg);
+void		 http_resume(struct http_req *);
+
 #endif /* DROMOS_UNPRIV_HTTP_H */

@@ -17,6 +17,17 @@
  *	of the FIFO, whose request id the reply must echo.  When its own
  *	replies are in, it passes the reading on to the next waiter.
  *
+ * Asynchronous OPENs (kh_open_start).  A request thread of the broker
+ * that would otherwise sleep through the round trip starts the OPEN, lets
+ * its connection wait, and goes on serving others; the waiter it leaves
+ * in the FIFO has a callback instead of a thread.  Since such a waiter
+ * cannot read, kh_client_async() starts one thread that is then the only
+ * reader: it reads whenever the FIFO is not empty, calls the callbacks
+ * and wakes the threads of synchronous calls, which then never read.
+ * Under load, one read brings the replies of many requests and one
+ * wake-up of a worker resumes many connections, where each synchronous
+ * call cost a sleep and a wake-up of its own.
+ *
  * A reply is copied into its caller's buffers by whichever thread reads
  * it, under the mutex, while that caller sleeps.  A waiter leaves only
  * when its replies are in or the channel has failed (which empties the
@@ -25,6 +36,7 @@
  * previous reply (or from the request, when none was outstanding).
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +73,8 @@ struct kh_wait {
 	size_t		 sent;		/* requests queued so far */
 	size_t		 got;		/* replies taken so far */
 	int		 failed;	/* the channel failed under it */
+	void		(*cb)(void *, struct kh_aopen *);	/* async */
+	void		*cbarg;
 };
 
 struct khclient {
@@ -73,6 +87,10 @@ struct khclient {
 	struct kh_wait	*head;		/* answered next */
 	struct kh_wait	*tail;
 	int		 reading;	/* a thread is the reader */
+	int		 async;		/* the reader thread runs */
+	int		 stop;		/* it is asked to end */
+	pthread_cond_t	 rcv;		/* wakes it: the FIFO has a waiter */
+	pthread_t	 reader;
 	int64_t		 deadline;	/* for the reply at the head */
 	atomic_int	 dead;		/* 0, or the errno that ended it */
 	void		(*ondead)(void *);
@@ -96,6 +114,16 @@ struct kh_xfer {
 	void		(*done)(struct kh_xfer *, size_t, int);
 	void		 *arg;
 	int		  code;
+};
+
+/* An OPEN in flight without a thread: kh_open_start(), kh_open_finish(). */
+struct kh_aopen {
+	struct kh_wait		 w;
+	struct kh_xfer		 x;
+	struct kh_open_op	 op;
+	int			 err;		/* errno, when w.failed */
+	struct timespec		 t0;
+	uint8_t			 plain[KH_PLAIN_MAX];
 };
 
 static int64_t
@@ -147,6 +175,16 @@ kh_client_free(struct khclient *kh)
 {
 	if (kh == NULL)
 		return;
+	if (kh->async) {
+		pthread_mutex_lock(&kh->mtx);
+		kh->stop = 1;
+		pthread_cond_signal(&kh->rcv);
+		pthread_mutex_unlock(&kh->mtx);
+		/* Ends a poll() for replies: the waiters fail, callbacks run. */
+		(void)shutdown(kh->fd, SHUT_RDWR);
+		pthread_join(kh->reader, NULL);
+		pthread_cond_destroy(&kh->rcv);
+	}
 	imsgbuf_clear(&kh->ibuf);
 	(void)close(kh->fd);
 	pthread_mutex_destroy(&kh->mtx);
@@ -197,6 +235,24 @@ kh_strerror(int result)
 }
 
 /*
+ * A waiter that has left the FIFO, its replies in or the channel failed:
+ * wake its thread, or call its callback (after which it is not ours to
+ * touch).  Locked.
+ */
+static void
+kh_complete(struct khclient *kh, struct kh_wait *w)
+{
+	w->next = NULL;
+	if (w->cb == NULL) {
+		pthread_cond_signal(&w->cv);
+		return;
+	}
+	if (w->failed)
+		((struct kh_aopen *)(void *)w)->err = atomic_load(&kh->dead);
+	w->cb(w->cbarg, (struct kh_aopen *)(void *)w);
+}
+
+/*
  * The channel is out of step or gone: remember why, and fail every caller
  * waiting for a reply, since none will come in step now.  Locked.
  */
@@ -208,9 +264,8 @@ kh_fail(struct khclient *kh, int err)
 	kh_client_kill(kh, err);
 	for (w = kh->head; w != NULL; w = next) {
 		next = w->next;
-		w->next = NULL;
 		w->failed = 1;
-		pthread_cond_signal(&w->cv);
+		kh_complete(kh, w);
 	}
 	kh->head = kh->tail = NULL;
 	errno = atomic_load(&kh->dead);
@@ -335,15 +390,15 @@ kh_dispatch(struct khclient *kh, struct imsg *imsg)
 	if (w->got == w->sent) {
 		if ((kh->head = w->next) == NULL)
 			kh->tail = NULL;
-		w->next = NULL;
-		pthread_cond_signal(&w->cv);
+		kh_complete(kh, w);
 	}
 	return 0;
 }
 
 /*
  * As the reader: take every reply that is in, for whoever it is, and
- * wait for more until our own are in.  0, or -1 after kh_fail().
+ * wait for more until our own are in (me NULL: until nobody waits).
+ * 0, or -1 after kh_fail().
  */
 static int
 kh_pump(struct khclient *kh, struct kh_wait *me)
@@ -363,7 +418,8 @@ kh_pump(struct khclient *kh, struct kh_wait *me)
 			if (rv == -1)
 				return -1;
 		}
-		if (me->failed || me->got == me->sent)
+		if (me == NULL ? kh->head == NULL :
+		    me->failed || me->got == me->sent)
 			return 0;
 		if (kh_io(kh) == -1)
 			return -1;
@@ -372,14 +428,14 @@ kh_pump(struct khclient *kh, struct kh_wait *me)
 
 /*
  * Wait until every request me sent is answered: as the reader when nobody
- * else is, asleep otherwise.  0, or -1 (errno) when the channel failed.
- * Locked.
+ * else is (and there is no reader thread), asleep otherwise.  0, or -1
+ * (errno) when the channel failed.  Locked.
  */
 static int
 kh_wait(struct khclient *kh, struct kh_wait *me)
 {
 	while (!me->failed && me->got < me->sent) {
-		if (kh->reading) {
+		if (kh->reading || kh->async) {
 			pthread_cond_wait(&me->cv, &kh->mtx);
 			continue;
 		}
@@ -387,7 +443,9 @@ kh_wait(struct khclient *kh, struct kh_wait *me)
 		(void)kh_pump(kh, me);
 		kh->reading = 0;
 		/* Someone must go on reading for those still waiting. */
-		if (kh->head != NULL)
+		if (kh->head != NULL && kh->async)
+			pthread_cond_signal(&kh->rcv);
+		else if (kh->head != NULL)
 			pthread_cond_signal(&kh->head->cv);
 	}
 	if (me->failed) {
@@ -429,6 +487,8 @@ kh_send(struct khclient *kh, struct kh_wait *me, int *err)
 	} else
 		kh->tail->next = me;
 	kh->tail = me;
+	if (kh->async && me == kh->head)
+		pthread_cond_signal(&kh->rcv);
 	/* Out now, even while the reader sleeps in poll(). */
 	if (imsgbuf_write(&kh->ibuf) == -1)
 		(void)kh_fail(kh, errno);
@@ -483,6 +543,58 @@ kh_run(struct khclient *kh, struct kh_xfer *x)
 	    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec);
 	if (err != 0) {
 		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The reader thread: reads while anyone waits for a reply, sleeps while
+ * nobody does.  After a failure nobody can wait (the channel takes no
+ * requests), so it sleeps until kh_client_free().
+ */
+static void *
+kh_reader(void *arg)
+{
+	struct khclient	*kh = arg;
+
+	pthread_mutex_lock(&kh->mtx);
+	while (!kh->stop) {
+		/* A synchronous caller may be reading still, from before. */
+		if (kh->head == NULL || kh->reading) {
+			pthread_cond_wait(&kh->rcv, &kh->mtx);
+			continue;
+		}
+		kh->reading = 1;
+		(void)kh_pump(kh, NULL);
+		kh->reading = 0;
+	}
+	/* Whoever is still waiting now waits in vain. */
+	if (kh->head != NULL)
+		(void)kh_fail(kh, ESHUTDOWN);
+	pthread_mutex_unlock(&kh->mtx);
+	return NULL;
+}
+
+int
+kh_client_async(struct khclient *kh)
+{
+	int	 rv;
+
+	pthread_mutex_lock(&kh->mtx);
+	if (kh->async) {
+		pthread_mutex_unlock(&kh->mtx);
+		return 0;
+	}
+	/* A caller reading now finishes its turn; the thread waits for it. */
+	if ((rv = pthread_cond_init(&kh->rcv, NULL)) == 0 &&
+	    (rv = pthread_create(&kh->reader, NULL, kh_reader, kh)) != 0)
+		pthread_cond_destroy(&kh->rcv);
+	if (rv == 0)
+		kh->async = 1;
+	pthread_mutex_unlock(&kh->mtx);
+	if (rv != 0) {
+		errno = rv;
 		return -1;
 	}
 	return 0;
@@ -736,6 +848,91 @@ kh_open(struct khclient *kh, const struct kh_ad *ad, const void *sealed,
 		return -1;
 	*plainlen = op.plainlen;
 	return op.result;
+}
+
+struct kh_aopen *
+kh_open_start(struct khclient *kh, const struct kh_ad *ad, const void *sealed,
+    size_t sealedlen, void (*cb)(void *, struct kh_aopen *), void *arg)
+{
+	struct kh_aopen	*a;
+	int		 err = 0, rv;
+
+	if (ad == NULL || cb == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->op.ad = *ad;
+	a->op.sealed = sealed;
+	a->op.sealedlen = sealedlen;
+	a->op.plain = a->plain;
+	a->op.plainsz = sizeof(a->plain);
+	a->op.result = -1;
+	if (!open_op_ok(&a->op)) {
+		free(a);
+		return NULL;
+	}
+	a->x.type = KH_OPEN;
+	a->x.want = KH_R_OPENED;
+	a->x.add = open_add;
+	a->x.take = open_take;
+	a->x.done = open_done;
+	a->x.arg = &a->op;
+	a->x.n = 1;
+	a->x.hint = AD_HINT + 4 + 512;
+	a->w.x = &a->x;
+	a->w.cb = cb;
+	a->w.cbarg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &a->t0);
+
+	pthread_mutex_lock(&kh->mtx);
+	if (!kh->async)
+		err = ENOTSUP;
+	else if ((err = atomic_load(&kh->dead)) == 0) {
+		a->w.base = kh_ids(kh, 1);
+		/* Once queued, the callback runs: even if the write fails. */
+		if ((rv = kh_send(kh, &a->w, &err)) == 0)
+			err = 0;
+		else if (err == 0)
+			err = EIO;
+		a->op.sealed = NULL;	/* copied into the request */
+	}
+	pthread_mutex_unlock(&kh->mtx);
+	if (err != 0) {
+		free(a);
+		errno = err;
+		return NULL;
+	}
+	return a;
+}
+
+int
+kh_open_finish(struct kh_aopen *a, void *plain, size_t plainsz,
+    size_t *plainlen)
+{
+	struct timespec	 t1;
+	int		 rv;
+
+	*plainlen = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_kh_call((uint64_t)(t1.tv_sec - a->t0.tv_sec) * 1000000000u +
+	    (uint64_t)t1.tv_nsec - (uint64_t)a->t0.tv_nsec);
+	if (a->w.failed) {
+		rv = -1;
+		errno = a->err != 0 ? a->err : EIO;
+	} else if ((rv = a->op.result) == 0) {
+		if (a->op.plainlen > plainsz) {
+			rv = -1;
+			errno = EMSGSIZE;
+		} else {
+			memcpy(plain, a->plain, a->op.plainlen);
+			*plainlen = a->op.plainlen;
+		}
+	}
+	explicit_bzero(a, sizeof(*a));
+	free(a);
+	return rv;
 }
 
 /* Keyring and status */

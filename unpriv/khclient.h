@@ -169,6 +169,26 @@ int		 kh_open(struct khclient *, const struct kh_ad *,
 int		 kh_open_batch(struct khclient *, struct kh_open_op *, size_t);
 
 /*
+ * OPEN without waiting for it.  kh_client_async() first starts the reader
+ * thread (once; 0 or -1).  kh_open_start() copies what it needs and puts
+ * the request on the wire; NULL (errno) if it could not, and cb is not
+ * called.  Otherwise cb(arg, a) is called exactly once, from the reader
+ * thread or whichever thread sees the channel fail (possibly before
+ * kh_open_start() returns), with the channel's mutex held: it must only
+ * note a and wake someone, never call into the khclient.  That someone
+ * then calls kh_open_finish(a, ...) exactly once: it copies the plaintext
+ * out, wipes and frees a, and returns like kh_open().
+ */
+struct kh_aopen;
+
+int		 kh_client_async(struct khclient *);
+struct kh_aopen	*kh_open_start(struct khclient *, const struct kh_ad *,
+		    const void *sealed, size_t sealedlen,
+		    void (*cb)(void *, struct kh_aopen *), void *arg);
+int		 kh_open_finish(struct kh_aopen *, void *plain, size_t plainsz,
+		    size_t *plainlen);
+
+/*
  * The keyring.  INIT makes a new one, ROTATE adds a key version, EXPORT
  * fetches it: each answers with the keyring sealed under the root key, at
  * most KH_BLOB_MAX bytes, stored into blob (blobsz >= KH_BLOB_MAX) for the

@@ -355,6 +355,12 @@ refresh_locked(struct http_req *r, struct store_tx *tx, const char *id,
 }
 
 int
+refresh_due(const json_t *view, const json_t *provider)
+{
+	return expiring(view, provider);
+}
+
+int
 refresh_if_needed(struct http_req *r, const char *id, const json_t *provider,
     int force, json_t **values, json_t **view, enum MHD_Result *a)
 {

@@ -28,6 +28,9 @@ struct http_req;
 int	 provider_secret_open(struct broker *, const char *provider, char *out,
 	    size_t outsz);
 
+/* Whether GET /token would refresh this connection first (OAuth only). */
+int	 refresh_due(const json_t *view, const json_t *provider);
+
 /*
  * For GET /token: *values are the connection's opened secrets, *view its
  * view.  When the access token expires within the provider's buffer (or

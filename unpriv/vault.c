@@ -309,21 +309,15 @@ vault_seal_json(struct vault *v, const struct vault_ad *a, const json_t *obj,
 	return rv;
 }
 
-int
-vault_open_json(struct vault *v, const struct vault_ad *a,
-    const uint8_t *sealed, size_t len, json_t **obj)
+/* An opened plaintext as a JSON object; wipes buf. */
+static int
+json_of(const struct vault_ad *a, char *buf, size_t bufsz, size_t n,
+    json_t **obj)
 {
-	char		 buf[KH_PLAIN_MAX];
 	json_error_t	 err;
-	size_t		 n;
-	int		 rv;
 
-	*obj = NULL;
-	if ((rv = vault_open(v, a, sealed, len, buf, sizeof(buf), &n)) !=
-	    VAULT_OK)
-		return rv;
 	*obj = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
-	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(buf, bufsz);
 	/* The error text may quote the plaintext. */
 	explicit_bzero(&err, sizeof(err));
 	if (!json_is_object(*obj)) {
@@ -334,6 +328,58 @@ vault_open_json(struct vault *v, const struct vault_ad *a,
 		return VAULT_EOPEN;
 	}
 	return VAULT_OK;
+}
+
+int
+vault_open_json(struct vault *v, const struct vault_ad *a,
+    const uint8_t *sealed, size_t len, json_t **obj)
+{
+	char		 buf[KH_PLAIN_MAX];
+	size_t		 n;
+	int		 rv;
+
+	*obj = NULL;
+	if ((rv = vault_open(v, a, sealed, len, buf, sizeof(buf), &n)) !=
+	    VAULT_OK)
+		return rv;
+	return json_of(a, buf, sizeof(buf), n, obj);
+}
+
+struct kh_aopen *
+vault_open_start(struct vault *v, const struct vault_ad *a,
+    const uint8_t *sealed, size_t len, void (*cb)(void *, struct kh_aopen *),
+    void *arg)
+{
+	struct kh_ad	 ad;
+
+	if (len < KH_SEAL_OVERHEAD || len > KH_SEALED_MAX) {
+		log_warnx("vault: %s of %s/%s is not a sealed value",
+		    a->purpose, a->table, a->row);
+		errno = EINVAL;
+		return NULL;
+	}
+	return kh_open_start(v->kh, kad(a, &ad), sealed, len, cb, arg);
+}
+
+int
+vault_open_finish_json(struct vault *v, const struct vault_ad *a,
+    const uint8_t *sealed, size_t len, struct kh_aopen *h, json_t **obj)
+{
+	char		 buf[KH_PLAIN_MAX];
+	size_t		 n;
+	int		 rv;
+
+	*obj = NULL;
+	rv = kh_open_finish(h, buf, sizeof(buf), &n);
+	/* Sealed under a version another broker added: the slow way. */
+	if (rv == KH_E_UNKNOWN_VERSION)
+		return vault_open_json(v, a, sealed, len, obj);
+	if (rv != 0) {
+		log_warnx("vault: opening %s of %s/%s: %s", a->purpose,
+		    a->table, a->row, kh_strerror(rv));
+		return from_kh(rv);
+	}
+	return json_of(a, buf, sizeof(buf), n, obj);
 }
 
 int

@@ -99,6 +99,19 @@ int	 vault_seal_json(struct vault *, const struct vault_ad *,
 	    const json_t *obj, uint8_t *out, size_t outsz, size_t *outlen);
 int	 vault_open_json(struct vault *, const struct vault_ad *,
 	    const uint8_t *sealed, size_t len, json_t **obj);
+/*
+ * vault_open_json() without a thread waiting: kh_open_start()'s contract
+ * (khclient.h).  The finish, on a thread that may block, takes the same
+ * a, sealed and len again: a value sealed under a key version this
+ * broker has not loaded yet is opened the slow way, as vault_open() does.
+ */
+struct kh_aopen;
+struct kh_aopen	*vault_open_start(struct vault *, const struct vault_ad *,
+		    const uint8_t *sealed, size_t len,
+		    void (*cb)(void *, struct kh_aopen *), void *arg);
+int		 vault_open_finish_json(struct vault *,
+		    const struct vault_ad *, const uint8_t *sealed, size_t len,
+		    struct kh_aopen *, json_t **);
 
 /*
  * A string (no NUL inside); opening NUL-terminates it in out, which needs

@@ -899,6 +899,261 @@ test_config_other(void **state)
 	close(sp[0]);
 }
 
+/* Asynchronous OPENs: what the callbacks saw. */
+#define NASYNC		64
+
+struct landing {
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cv;
+	struct kh_aopen	*got[NASYNC];
+	int		 n;
+	int		 late;		/* a callback for an index seen twice */
+};
+
+struct slot {
+	struct landing	*l;
+	int		 i;
+};
+
+static void
+landed(void *arg, struct kh_aopen *a)
+{
+	struct slot	*s = arg;
+
+	/* The channel's mutex is held: only note it and wake the test. */
+	pthread_mutex_lock(&s->l->mtx);
+	if (s->l->got[s->i] != NULL)
+		s->l->late++;
+	s->l->got[s->i] = a;
+	s->l->n++;
+	pthread_cond_signal(&s->l->cv);
+	pthread_mutex_unlock(&s->l->mtx);
+}
+
+static void
+landing_init(struct landing *l, struct slot *slots, int n)
+{
+	int	 i;
+
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(pthread_mutex_init(&l->mtx, NULL), 0);
+	assert_int_equal(pthread_cond_init(&l->cv, NULL), 0);
+	for (i = 0; i < n; i++) {
+		slots[i].l = l;
+		slots[i].i = i;
+	}
+}
+
+/* Until n callbacks ran, or 5 s. */
+static void
+landing_wait(struct landing *l, int n)
+{
+	struct timespec	 dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 5;
+	pthread_mutex_lock(&l->mtx);
+	while (l->n < n)
+		if (pthread_cond_timedwait(&l->cv, &l->mtx, &dl) != 0)
+			break;
+	pthread_mutex_unlock(&l->mtx);
+	assert_int_equal(l->n, n);
+	assert_int_equal(l->late, 0);
+}
+
+static void
+landing_free(struct landing *l)
+{
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mtx);
+}
+
+/* Without kh_client_async() there is nobody to read: refused. */
+static void
+test_async_needs_reader(void **state)
+{
+	struct fixture	 fx;
+	struct landing	 l;
+	struct slot	 s[1];
+	unsigned char	 sealed[4 + KH_SEAL_OVERHEAD];
+
+	(void)state;
+	fx_start(&fx, FK_NORMAL, 1, 0);
+	landing_init(&l, s, 1);
+	fakekh_seal(ad1.purpose, ad1.table, ad1.row, ad1.column, "abcd", 4,
+	    sealed);
+	assert_null(kh_open_start(fx.kh, &ad1, sealed, sizeof(sealed), landed,
+	    &s[0]));
+	assert_int_equal(errno, ENOTSUP);
+	/* Nor a value too short to be sealed, with the reader running. */
+	assert_int_equal(kh_client_async(fx.kh), 0);
+	assert_int_equal(kh_client_async(fx.kh), 0);	/* once is enough */
+	assert_null(kh_open_start(fx.kh, &ad1, sealed, KH_SEAL_OVERHEAD - 1,
+	    landed, &s[0]));
+	assert_null(kh_open_start(fx.kh, &ad1, sealed, sizeof(sealed), NULL,
+	    &s[0]));
+	fx_stop(&fx);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(fx.fk.nreq, 0);
+	landing_free(&l);
+}
+
+/*
+ * NASYNC OPENs on the wire at once, while threads make synchronous calls
+ * on the same channel: every callback runs once, with its own plaintext,
+ * and the synchronous callers (which no longer read) get theirs.
+ */
+static void
+test_async_open(void **state)
+{
+	struct fixture	 fx;
+	struct landing	 l;
+	struct slot	 s[NASYNC];
+	struct kh_ad	 ad[NASYNC];
+	char		 rows[NASYNC][16];
+	unsigned char	 plain[NASYNC][32], sealed[NASYNC][32 +
+			    KH_SEAL_OVERHEAD], out[64];
+	pthread_t	 t[2];
+	void		*rv;
+	size_t		 olen;
+	int		 i;
+
+	(void)state;
+	fx_start(&fx, FK_NORMAL, 1, 0);
+	assert_int_equal(kh_client_async(fx.kh), 0);
+	landing_init(&l, s, NASYNC);
+	for (i = 0; i < NASYNC; i++) {
+		snprintf(rows[i], sizeof(rows[i]), "async-%d", i);
+		ad[i] = ad1;
+		ad[i].row = rows[i];
+		memset(plain[i], 'A' + i % 26, sizeof(plain[i]));
+		plain[i][0] = (unsigned char)i;
+		fakekh_seal(ad[i].purpose, ad[i].table, ad[i].row,
+		    ad[i].column, plain[i], sizeof(plain[i]), sealed[i]);
+	}
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer, fx.kh),
+		    0);
+	for (i = 0; i < NASYNC; i++)
+		assert_non_null(kh_open_start(fx.kh, &ad[i], sealed[i],
+		    sizeof(sealed[i]), landed, &s[i]));
+	landing_wait(&l, NASYNC);
+	for (i = 0; i < NASYNC; i++) {
+		memset(out, 0, sizeof(out));
+		assert_int_equal(kh_open_finish(l.got[i], out, sizeof(out),
+		    &olen), 0);
+		assert_int_equal(olen, sizeof(plain[i]));
+		assert_memory_equal(out, plain[i], sizeof(plain[i]));
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], &rv), 0);
+		assert_int_equal((intptr_t)rv, 0);
+	}
+	assert_int_equal(kh_client_dead(fx.kh), 0);
+	fx_stop(&fx);
+	assert_int_equal(fx.fk.nreq, NASYNC + 2 * NROUNDS * 2);
+	assert_true(fx.fk.ids_increasing);
+	landing_free(&l);
+}
+
+/* A keyholder's refusal reaches kh_open_finish() as its code. */
+static void
+test_async_error(void **state)
+{
+	struct fixture	 fx;
+	struct landing	 l;
+	struct slot	 s[1];
+	unsigned char	 sealed[4 + KH_SEAL_OVERHEAD], out[4];
+	size_t		 olen = 99;
+
+	(void)state;
+	fx_start(&fx, FK_ERROR, 1, 0);
+	assert_int_equal(kh_client_async(fx.kh), 0);
+	landing_init(&l, s, 1);
+	memset(sealed, 0, sizeof(sealed));
+	assert_non_null(kh_open_start(fx.kh, &ad1, sealed, sizeof(sealed),
+	    landed, &s[0]));
+	landing_wait(&l, 1);
+	assert_int_equal(kh_open_finish(l.got[0], out, sizeof(out), &olen),
+	    KH_E_RATE);
+	assert_int_equal(olen, 0);
+	assert_int_equal(kh_client_dead(fx.kh), 0);
+	fx_stop(&fx);
+	landing_free(&l);
+}
+
+/*
+ * The channel fails under waiting OPENs (a hang-up, a timeout, the
+ * client freed): every callback still runs, once, and finish says why;
+ * a dead channel takes no more.
+ */
+static void
+async_fail(enum fakekh_mode mode, int timeout, int free_first, int want)
+{
+	struct fixture	 fx;
+	struct landing	 l;
+	struct slot	 s[4];
+	unsigned char	 sealed[4 + KH_SEAL_OVERHEAD], out[4];
+	size_t		 olen;
+	int		 i, started = 0;
+
+	fx_start(&fx, mode, 1, timeout);
+	assert_int_equal(kh_client_async(fx.kh), 0);
+	landing_init(&l, s, 4);
+	fakekh_seal(ad1.purpose, ad1.table, ad1.row, ad1.column, "abcd", 4,
+	    sealed);
+	for (i = 0; i < 4; i++)
+		if (kh_open_start(fx.kh, &ad1, sealed, sizeof(sealed), landed,
+		    &s[i]) != NULL)
+			started++;
+	assert_true(started >= 1);
+	if (free_first) {
+		kh_client_free(fx.kh);
+		fx.kh = NULL;
+	}
+	landing_wait(&l, started);
+	for (i = 0; i < started; i++) {
+		errno = 0;
+		assert_int_equal(kh_open_finish(l.got[i], out, sizeof(out),
+		    &olen), -1);
+		/* Freed: the reader saw the hang-up, or stopped first. */
+		if (free_first && errno == ESHUTDOWN)
+			errno = want;
+		assert_int_equal(errno, want);
+		assert_int_equal(olen, 0);
+	}
+	if (fx.kh != NULL) {
+		assert_int_equal(kh_client_dead(fx.kh), want);
+		assert_null(kh_open_start(fx.kh, &ad1, sealed, sizeof(sealed),
+		    landed, &s[0]));
+		assert_int_equal(errno, want);
+		assert_int_equal(fx.ondead, 1);
+	}
+	fx_stop(&fx);
+	landing_free(&l);
+}
+
+static void
+test_async_eof(void **state)
+{
+	(void)state;
+	async_fail(FK_EOF, 0, 0, EPIPE);
+}
+
+static void
+test_async_timeout(void **state)
+{
+	(void)state;
+	async_fail(FK_SILENT, SHORT_TIMEOUT, 0, ETIMEDOUT);
+}
+
+static void
+test_async_free(void **state)
+{
+	(void)state;
+	async_fail(FK_SILENT, 60000, 1, EPIPE);
+}
+
 int
 run_khclient_tests(void)
 {
@@ -923,6 +1178,12 @@ run_khclient_tests(void)
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_other),
+		cmocka_unit_test(test_async_needs_reader),
+		cmocka_unit_test(test_async_open),
+		cmocka_unit_test(test_async_error),
+		cmocka_unit_test(test_async_eof),
+		cmocka_unit_test(test_async_timeout),
+		cmocka_unit_test(test_async_free),
 	};
 
 	return cmocka_run_group_tests_name("khclient", tests, NULL, NULL);
