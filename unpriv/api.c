@@ -788,7 +788,10 @@ token_async(struct http_req *r, const char *id)
 		return api_token(r, id, 0);
 	}
 	/* Suspended first: the answer may come before the start returns. */
-	http_suspend(r, token_resumed, tw);
+	if (http_suspend(r, token_resumed, tw) == -1) {
+		token_wait_free(tw);
+		return api_token(r, id, 0);
+	}
 	if (vault_open_start(r->b->vault, &tw->ad, tw->sealed, tw->len,
 	    token_opened, tw) == NULL) {
 		log_warn("token %s: keyholder", id);

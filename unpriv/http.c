@@ -101,6 +101,7 @@ struct http_server {
 	/* The workers' TLS options (MHD_OPTION_ARRAY), only while starting. */
 	struct MHD_OptionItem	 tlsopt[HTTP_TLS_OPTS];
 	atomic_uint		 suspended;	/* requests in http_suspend() */
+	atomic_int		 stopping;	/* http_stop() has begun */
 };
 
 /*
@@ -746,16 +747,22 @@ tls_request_ok(struct http_server *srv, struct MHD_Connection *c)
 	return 1;
 }
 
-void
+int
 http_suspend(struct http_req *r, enum MHD_Result (*cont)(struct http_req *,
     void *), void *arg)
 {
 	struct http_ctx	*ctx = (struct http_ctx *)(void *)r;
 
+	/* Counted first: http_stop() sets stopping, then waits for 0. */
+	atomic_fetch_add(&ctx->srv->suspended, 1);
+	if (atomic_load(&ctx->srv->stopping)) {
+		atomic_fetch_sub(&ctx->srv->suspended, 1);
+		return -1;
+	}
 	ctx->cont = cont;
 	ctx->cont_arg = arg;
-	atomic_fetch_add(&ctx->srv->suspended, 1);
 	MHD_suspend_connection(r->conn);
+	return 0;
 }
 
 void
@@ -1095,10 +1102,14 @@ http_stop(struct http_server *srv)
 		pthread_join(srv->acceptor, NULL);
 	}
 	/*
-	 * libmicrohttpd must not stop with a connection suspended; each
-	 * waits for the keyholder, which answers or fails within its
-	 * timeout (and the channel's reader runs until kh_client_free()).
+	 * libmicrohttpd must not stop with a connection suspended.  The
+	 * connections it still has may make requests until it stops, so
+	 * no new one is suspended from now on (they take the slow way);
+	 * each one suspended waits for the keyholder, which answers or fails
+	 * within its timeout (the channel's reader runs until
+	 * kh_client_free()).
 	 */
+	atomic_store(&srv->stopping, 1);
 	for (i = 0; atomic_load(&srv->suspended) > 0 &&
 	    i < HTTP_STOP_WAIT_MS; i++)
 		usleep(1000);

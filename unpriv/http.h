@@ -101,9 +101,10 @@ int		 http_id_valid(const char *, size_t max);
  * keyholder's answer) calls http_suspend() and returns MHD_YES: its
  * connection waits and its thread serves others.  Once http_resume() has
  * been called, from any thread, exactly once, cont(r, arg) runs on the
- * connection's thread and answers as a handler does.
+ * connection's thread and answers as a handler does.  -1 when the server
+ * is stopping: nothing is suspended, and the handler must answer itself.
  */
-void		 http_suspend(struct http_req *, enum MHD_Result (*cont)(
+int		 http_suspend(struct http_req *, enum MHD_Result (*cont)(
 		    struct http_req *, void *), void *arg);
 void		 http_resume(struct http_req *);
 
