@@ -15,47 +15,10 @@ from conftest import PgCluster
 from dromos import BIN, REPO, Appliance, UnixHTTPConnection, wait_for
 
 
-def test_database_loss_and_reconnect():
-    pg = PgCluster()
-    app = None
-    try:
-        pg.start()
-        app = Appliance(pg.dsn())
-        app.start()
-        ctl = [os.path.join(BIN, "dromosctl"), "-s", app.admin]
-        subprocess.run(ctl + ["provider", "add",
-                              os.path.join(REPO, "etc", "providers", "openai.json")],
-                       check=True, capture_output=True)
-        tok = subprocess.run(ctl + ["client", "add", "svc", "--scope", "admin"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-        hdr = {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
-        body = json.dumps({"provider": "openai", "connection": "c1", "owner": "o",
-                           "credentials": {"api_key": "sk-resilience0123456789abcd"}})
-        assert app.request("POST", "/connections", body, hdr)[0] == 201
-        assert app.request("GET", "/token/c1", None, hdr)[0] == 200
-
-        pg.stop_server()
-        st, h, raw = app.request("GET", "/token/c1", None, hdr)
-        assert st == 503, raw
-        assert h["Content-Type"] == "application/problem+json"
-        assert json.loads(raw)["type"] == "urn:dromos:problem:unavailable"
-        assert app.request("GET", "/ready")[0] == 503
-        assert app.proc.poll() is None
-
-        pg.start_server()
-        wait_for(lambda: app.request("GET", "/token/c1", None, hdr)[0] == 200, 20,
-                 "the broker to reconnect")
-        assert app.request("GET", "/ready")[0] == 200
-    finally:
-        if app:
-            app.stop()
-            shutil.rmtree(app.dir, ignore_errors=True)
-        pg.stop()
-
-
-def _read_app(pg):
-    """An appliance with the openai provider, an admin client and 40
-    captured connections, each with a key of its own: (app, headers, keys)."""
+def _read_app(pg, n=40):
+    """An appliance with the openai provider, an admin client and n
+    captured connections rd-00.., each with a key of its own:
+    (app, headers, keys)."""
     app = Appliance(pg.dsn())
     app.start()
     ctl = [os.path.join(BIN, "dromosctl"), "-s", app.admin]
@@ -66,7 +29,7 @@ def _read_app(pg):
                          check=True, capture_output=True, text=True).stdout.strip()
     hdr = {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
     keys = {}
-    for i in range(40):
+    for i in range(n):
         cid, key = f"rd-{i:02d}", f"sk-read{i:02d}" + "x" * 24
         body = json.dumps({"provider": "openai", "connection": cid, "owner": "o",
                            "credentials": {"api_key": key}})
@@ -89,6 +52,33 @@ def _reader(app, hdr, ids, rounds, out):
         out.append((None, None, repr(e)))
     finally:
         c.close()
+
+
+def test_database_loss_and_reconnect():
+    pg = PgCluster()
+    app = None
+    try:
+        pg.start()
+        app, hdr, keys = _read_app(pg, 1)
+        assert app.request("GET", "/token/rd-00", None, hdr)[0] == 200
+
+        pg.stop_server()
+        st, h, raw = app.request("GET", "/token/rd-00", None, hdr)
+        assert st == 503, raw
+        assert h["Content-Type"] == "application/problem+json"
+        assert json.loads(raw)["type"] == "urn:dromos:problem:unavailable"
+        assert app.request("GET", "/ready")[0] == 503
+        assert app.proc.poll() is None
+
+        pg.start_server()
+        wait_for(lambda: app.request("GET", "/token/rd-00", None, hdr)[0] == 200, 20,
+                 "the broker to reconnect")
+        assert app.request("GET", "/ready")[0] == 200
+    finally:
+        if app:
+            app.stop()
+            shutil.rmtree(app.dir, ignore_errors=True)
+        pg.stop()
 
 
 def test_concurrent_reads_get_their_own_credential():
