@@ -1010,7 +1010,7 @@ test_async_open(void **state)
 	struct landing	 l;
 	struct slot	 s[NASYNC];
 	struct kh_ad	 ad[NASYNC];
-	char		 rows[NASYNC][16];
+	char		 rows[NASYNC][24];
 	unsigned char	 plain[NASYNC][32], sealed[NASYNC][32 +
 			    KH_SEAL_OVERHEAD], out[64];
 	pthread_t	 t[2];
