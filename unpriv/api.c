@@ -716,7 +716,7 @@ struct token_wait {
 	struct vault_ad		 ad;
 	struct kh_aopen		*opened;	/* set by token_opened() */
 	size_t			 len;
-	uint8_t			 sealed[VAULT_SEALED_MAX];
+	uint8_t			 sealed[];	/* len bytes */
 };
 
 static void
@@ -724,7 +724,7 @@ token_wait_free(struct token_wait *tw)
 {
 	json_decref(tw->provider);
 	json_decref(tw->view);
-	explicit_bzero(tw, sizeof(*tw));
+	explicit_bzero(tw, sizeof(*tw) + tw->len);
 	free(tw);
 }
 
@@ -771,18 +771,27 @@ token_async(struct http_req *r, const char *id)
 {
 	enum MHD_Result		 a;
 	struct token_wait	*tw;
+	json_t			*provider, *view;
+	uint8_t			 sealed[VAULT_SEALED_MAX];
+	size_t			 len;
 
 	if (!payload_connection_ok(id))
 		return http_not_found(r, "no such connection");
-	if ((tw = calloc(1, sizeof(*tw))) == NULL)
-		return http_internal(r);
-	tw->r = r;
-	if (connection_sealed(r, id, &tw->provider, &tw->view, tw->sealed,
-	    sizeof(tw->sealed), &tw->len, &a) == -1) {
-		token_wait_free(tw);
+	if (connection_sealed(r, id, &provider, &view, sealed, sizeof(sealed),
+	    &len, &a) == -1)
 		return a;
+	/* Sized to the value: a large block per read costs malloc more. */
+	if ((tw = calloc(1, sizeof(*tw) + len)) == NULL) {
+		json_decref(provider);
+		json_decref(view);
+		return http_internal(r);
 	}
-	if ((is_oauth2(tw->provider) && refresh_due(tw->view, tw->provider)) ||
+	tw->r = r;
+	tw->provider = provider;
+	tw->view = view;
+	tw->len = len;
+	memcpy(tw->sealed, sealed, len);
+	if ((is_oauth2(provider) && refresh_due(view, provider)) ||
 	    vault_ad_credential(&tw->ad, id) == -1) {
 		token_wait_free(tw);
 		return api_token(r, id, 0);

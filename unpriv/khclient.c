@@ -123,8 +123,10 @@ struct kh_aopen {
 	struct kh_open_op	 op;
 	int			 err;		/* errno, when w.failed */
 	struct timespec		 t0;
-	uint8_t			 plain[KH_PLAIN_MAX];
+	/* Room for the plaintext a sealed value of its length holds. */
+	uint8_t			 plain[];
 };
+#define AOPEN_HEAD	offsetof(struct kh_aopen, plain)
 
 static int64_t
 now_ms(void)
@@ -861,13 +863,19 @@ kh_open_start(struct khclient *kh, const struct kh_ad *ad, const void *sealed,
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((a = calloc(1, sizeof(*a))) == NULL)
+	if (sealedlen < KH_SEAL_OVERHEAD || sealedlen > KH_SEALED_MAX) {
+		errno = EMSGSIZE;
 		return NULL;
+	}
+	/* Small: a large block per read costs malloc much more. */
+	if ((a = malloc(AOPEN_HEAD + sealedlen - KH_SEAL_OVERHEAD)) == NULL)
+		return NULL;
+	memset(a, 0, AOPEN_HEAD);
 	a->op.ad = *ad;
 	a->op.sealed = sealed;
 	a->op.sealedlen = sealedlen;
 	a->op.plain = a->plain;
-	a->op.plainsz = sizeof(a->plain);
+	a->op.plainsz = sealedlen - KH_SEAL_OVERHEAD;
 	a->op.result = -1;
 	if (!open_op_ok(&a->op)) {
 		free(a);
@@ -930,7 +938,8 @@ kh_open_finish(struct kh_aopen *a, void *plain, size_t plainsz,
 			*plainlen = a->op.plainlen;
 		}
 	}
-	explicit_bzero(a, sizeof(*a));
+	explicit_bzero(a->plain, a->op.plainlen);
+	explicit_bzero(a, AOPEN_HEAD);
 	free(a);
 	return rv;
 }

@@ -309,15 +309,14 @@ vault_seal_json(struct vault *v, const struct vault_ad *a, const json_t *obj,
 	return rv;
 }
 
-/* An opened plaintext as a JSON object; wipes buf. */
+/* An opened plaintext (the n bytes of buf) as a JSON object; wipes them. */
 static int
-json_of(const struct vault_ad *a, char *buf, size_t bufsz, size_t n,
-    json_t **obj)
+json_of(const struct vault_ad *a, char *buf, size_t n, json_t **obj)
 {
 	json_error_t	 err;
 
 	*obj = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
-	explicit_bzero(buf, bufsz);
+	explicit_bzero(buf, n);
 	/* The error text may quote the plaintext. */
 	explicit_bzero(&err, sizeof(err));
 	if (!json_is_object(*obj)) {
@@ -342,7 +341,7 @@ vault_open_json(struct vault *v, const struct vault_ad *a,
 	if ((rv = vault_open(v, a, sealed, len, buf, sizeof(buf), &n)) !=
 	    VAULT_OK)
 		return rv;
-	return json_of(a, buf, sizeof(buf), n, obj);
+	return json_of(a, buf, n, obj);
 }
 
 struct kh_aopen *
@@ -379,7 +378,7 @@ vault_open_finish_json(struct vault *v, const struct vault_ad *a,
 		    a->table, a->row, kh_strerror(rv));
 		return from_kh(rv);
 	}
-	return json_of(a, buf, sizeof(buf), n, obj);
+	return json_of(a, buf, n, obj);
 }
 
 int

@@ -176,3 +176,15 @@ def test_applying_twice_fails(pgdb):
     apply_all(pgdb)
     with pytest.raises(subprocess.CalledProcessError):
         apply_all(pgdb)
+
+
+def test_access_log_indexes(db):
+    """Every credential read inserts a row: `at` has a BRIN index, not a
+    btree; reads of one connection keep their btree (connection, at)."""
+    db.execute("SELECT indexname, indexdef FROM pg_indexes "
+               "WHERE tablename = 'access_log' ORDER BY 1")
+    got = dict(db.fetchall())
+    assert set(got) == {"access_log_pkey", "access_log_connection_at",
+                        "access_log_at_brin"}, got
+    assert "USING brin (at)" in got["access_log_at_brin"]
+    assert "USING btree (connection, at)" in got["access_log_connection_at"]
