@@ -19,30 +19,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/osslpem.h"
 #include "gateway/brokertls.h"
 #include "gateway/pem.h"
-
-/* The last OpenSSL error's reason, and the queue emptied. */
-static const char *
-ossl_why(void)
-{
-	unsigned long	 e = ERR_peek_last_error();
-	const char	*r = e != 0 ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r != NULL ? r : "unknown error";
-}
-
-/* No passphrase is ever asked for: an encrypted key is refused. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *arg)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)arg;
-	return -1;
-}
 
 /* After the last certificate of a file: 0 at its clean end, else -1. */
 static int
@@ -110,11 +89,11 @@ load_ca(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto done;
 	}
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) !=
+	while ((x = PEM_read_bio_X509(bio, NULL, osslpem_no_passphrase, NULL)) !=
 	    NULL) {
 		if (X509_STORE_add_cert(store, x) != 1) {
 			X509_free(x);
-			snprintf(err, errlen, "%s: %s", path, ossl_why());
+			snprintf(err, errlen, "%s: %s", path, osslpem_why());
 			goto done;
 		}
 		X509_free(x);
@@ -122,7 +101,7 @@ load_ca(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	}
 	if (pem_end() == -1)
 		snprintf(err, errlen, "%s: a malformed certificate: %s", path,
-		    ossl_why());
+		    osslpem_why());
 	else if (n == 0)
 		snprintf(err, errlen, "%s: no certificate", path);
 	else
@@ -148,9 +127,9 @@ load_cert(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto done;
 	}
-	if ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL) {
+	if ((x = PEM_read_bio_X509(bio, NULL, osslpem_no_passphrase, NULL)) == NULL) {
 		snprintf(err, errlen, "%s: no certificate, or a malformed one: "
-		    "%s", path, ossl_why());
+		    "%s", path, osslpem_why());
 		goto done;
 	}
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
@@ -160,20 +139,20 @@ load_cert(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	}
 	if (SSL_CTX_use_certificate(ctx, x) != 1) {
 		X509_free(x);
-		snprintf(err, errlen, "%s: %s", path, ossl_why());
+		snprintf(err, errlen, "%s: %s", path, osslpem_why());
 		goto done;
 	}
 	X509_free(x);
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) !=
+	while ((x = PEM_read_bio_X509(bio, NULL, osslpem_no_passphrase, NULL)) !=
 	    NULL)
 		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
 			X509_free(x);
-			snprintf(err, errlen, "%s: %s", path, ossl_why());
+			snprintf(err, errlen, "%s: %s", path, osslpem_why());
 			goto done;
 		}
 	if (pem_end() == -1)
 		snprintf(err, errlen, "%s: a malformed certificate: %s", path,
-		    ossl_why());
+		    osslpem_why());
 	else
 		rv = 0;
  done:
@@ -202,7 +181,7 @@ load_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, osslpem_no_passphrase, NULL);
 	BIO_free(bio);
 	gw_pem_free(pem);
 	if (pkey == NULL) {
@@ -217,7 +196,7 @@ load_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		EVP_PKEY_free(pkey);
 		snprintf(err, errlen, "%s: not the key of the certificate: %s",
-		    path, ossl_why());
+		    path, osslpem_why());
 		return -1;
 	}
 	EVP_PKEY_free(pkey);
@@ -251,13 +230,13 @@ context(const struct gw_conf *cf, struct gw_broker *b, char *err,
 	SSL_CTX				*ctx;
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		snprintf(err, errlen, "TLS: %s", ossl_why());
+		snprintf(err, errlen, "TLS: %s", osslpem_why());
 		return NULL;
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    set_name(ctx, gw_broker_name(cf), b) == -1) {
-		snprintf(err, errlen, "TLS: %s", ossl_why());
+		snprintf(err, errlen, "TLS: %s", osslpem_why());
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/osslpem.h"
 #include "common/secfile.h"
 #include "priv/config.h"
 
@@ -50,17 +51,6 @@ tls_error(struct tlscheck *t, const char *fmt, ...)
 	return -1;
 }
 
-/* A passphrase would have to live somewhere: keys have none. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *arg)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)arg;
-	return -1;
-}
-
 /*
  * Every certificate of a certificate file must parse, and there must be
  * at least one; the first is returned (the leaf, for the certificate
@@ -85,7 +75,7 @@ read_certs(struct tlscheck *t, const char *what, const char *path)
 		tls_error(t, "%s %s: out of memory", what, path);
 		return NULL;
 	}
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) !=
+	while ((x = PEM_read_bio_X509(bio, NULL, osslpem_no_passphrase, NULL)) !=
 	    NULL) {
 		if (first == NULL)
 			first = x;
@@ -126,7 +116,7 @@ read_key(struct tlscheck *t, const char *path)
 		tls_error(t, "key %s: out of memory", path);
 		return NULL;
 	}
-	pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	pk = PEM_read_bio_PrivateKey(bio, NULL, osslpem_no_passphrase, NULL);
 	BIO_free(bio);
 	secfile_free(buf, len);
 	if (pk == NULL)
