@@ -41,7 +41,7 @@ static int
 resolve(const struct gw_broker_tls *t, struct gw_broker *b, char *err,
     size_t errlen)
 {
-	struct addrinfo	 hints, *res;
+	struct addrinfo	 hints, *res, *ai;
 	char		 host[INET6_ADDRSTRLEN], port[8];
 	int		 rc;
 
@@ -54,22 +54,32 @@ resolve(const struct gw_broker_tls *t, struct gw_broker *b, char *err,
 		    gai_strerror(rc));
 		return -1;
 	}
-	/* The first address, in the resolver's order (RFC 6724). */
-	if (res->ai_addrlen > sizeof(b->ss)) {
-		freeaddrinfo(res);
-		snprintf(err, errlen, "%s: unexpected address", t->text);
+	/* Up to UP_ADDRS_MAX, in the resolver's order (RFC 6724). */
+	b->naddrs = 0;
+	for (ai = res; ai != NULL && b->naddrs < UP_ADDRS_MAX;
+	    ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(b->addrs[0].ss))
+			continue;
+		memcpy(&b->addrs[b->naddrs].ss, ai->ai_addr, ai->ai_addrlen);
+		b->addrs[b->naddrs++].len = ai->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	if (b->naddrs == 0) {
+		snprintf(err, errlen, "%s: no usable address", t->text);
 		return -1;
 	}
-	memcpy(&b->ss, res->ai_addr, res->ai_addrlen);
-	b->sslen = res->ai_addrlen;
-	freeaddrinfo(res);
-	if (getnameinfo((struct sockaddr *)&b->ss, b->sslen, host,
-	    sizeof(host), port, sizeof(port),
+	/* For the log: the first, and how many more. */
+	if (getnameinfo((struct sockaddr *)&b->addrs[0].ss, b->addrs[0].len,
+	    host, sizeof(host), port, sizeof(port),
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(b->addr, sizeof(b->addr), "?");
-	else
-		snprintf(b->addr, sizeof(b->addr), b->ss.ss_family ==
+	else if (b->naddrs == 1)
+		snprintf(b->addr, sizeof(b->addr), b->addrs[0].ss.ss_family ==
 		    AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	else
+		snprintf(b->addr, sizeof(b->addr), b->addrs[0].ss.ss_family ==
+		    AF_INET6 ? "[%s]:%s+%zu" : "%s:%s+%zu", host, port,
+		    b->naddrs - 1);
 	return 0;
 }
 

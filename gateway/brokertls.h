@@ -1,5 +1,5 @@
 /*
- * "broker tls" (gateway.conf): the broker's address, resolved once, and
+ * "broker tls" (gateway.conf): the broker's addresses, resolved once, and
  * the one OpenSSL client context every connection to it is made from.
  * Built at start, before the gateway drops its privileges and loads its
  * seccomp filter: the files are root's, the resolver may read files and
@@ -20,11 +20,12 @@
 #include <openssl/types.h>
 
 #include "gateway/config.h"
+#include "gateway/upstream.h"
 
 struct gw_broker {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	char			 addr[64];	/* ss, numeric, for the log */
+	struct up_addr		 addrs[UP_ADDRS_MAX];	/* resolved, in order */
+	size_t			 naddrs;
+	char			 addr[80];	/* the first, numeric, for the log */
 	SSL_CTX			*ctx;
 	const char		*sni;		/* NULL: the name is an address */
 	const char		*label;		/* "HOST:PORT" as written */

@@ -1070,8 +1070,8 @@ loop_upstream(struct gw_server *srv)
 	if (b == NULL)
 		return upstream_new(srv->conf->broker_socket, ms, nconns);
 	memset(&t, 0, sizeof(t));
-	t.sa = (const struct sockaddr *)&b->ss;
-	t.salen = b->sslen;
+	t.addrs = b->addrs;
+	t.naddrs = b->naddrs;
 	t.ctx = b->ctx;
 	t.sni = b->sni;
 	t.label = b->label;

@@ -37,6 +37,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -79,6 +80,7 @@ struct up_conn {
 	SSL		*ssl;		/* NULL: the unix socket */
 	enum conn_state	 state;
 	int		 answered;	/* a byte of answer came on it */
+	size_t		 addr;		/* TLS: which of the broker's */
 };
 
 enum xfer_state {
@@ -103,6 +105,7 @@ struct up_xfer {
 	int			 head_request;
 	int			 reused;
 	int			 retried;
+	size_t			 dials;		/* TLS connects that failed */
 	int			 any;		/* a byte of answer came */
 	char			*in;		/* the answer, until its head */
 	size_t			 inlen, insz;
@@ -123,8 +126,9 @@ struct xqueue {
 
 struct upstream {
 	struct sockaddr_un	 sun;
-	struct sockaddr_storage	 ss;		/* TLS: the broker's address */
-	socklen_t		 sslen;
+	struct up_addr		 addrs[UP_ADDRS_MAX];	/* TLS: the broker's */
+	size_t			 naddrs;
+	size_t			 cur;		/* the one to connect to */
 	SSL_CTX			*ctx;		/* NULL: the unix socket */
 	char			*sni;
 	char			*label;
@@ -144,6 +148,9 @@ static void	xfer_send(struct up_xfer *);
 static void	xfer_recv(struct up_xfer *);
 static void	xfer_fail(struct up_xfer *, enum up_error);
 static struct up_conn *dial_tls(struct upstream *);
+static struct up_conn *dial_addr(struct upstream *);
+static void	connect_failed(struct up_xfer *, int);
+static void	redial(struct up_xfer *);
 static int	tls_still_open(struct up_conn *);
 static void	tls_shutdown(struct up_conn *);
 static void	tls_event(struct up_conn *);
@@ -797,19 +804,26 @@ xfer_end(struct up_xfer *x, enum up_error e)
 static void
 xfer_fail(struct up_xfer *x, enum up_error e)
 {
-	struct up_conn	*c;
-
 	if (e != UP_EIO || !x->reused || x->any || !x->idempotent ||
 	    x->retried || x->c == NULL) {
 		xfer_end(x, e);
 		return;
 	}
-	conn_close(x->c);
-	x->c = NULL;
 	x->retried = 1;
 	x->reused = 0;
 	x->sent = 0;
 	x->inlen = 0;
+	redial(x);
+}
+
+/* x from its start again, on a new connection. */
+static void
+redial(struct up_xfer *x)
+{
+	struct up_conn	*c;
+
+	conn_close(x->c);
+	x->c = NULL;
 	if ((c = dial(x->u)) == NULL) {
 		xfer_end(x, UP_ECONNECT);
 		return;
@@ -1135,13 +1149,52 @@ tls_wait(struct up_conn *c, int err)
 	return 0;
 }
 
+/*
+ * Connecting to the current address failed: the next one is current now.
+ * The address is logged (throttled), since the exchange may yet succeed
+ * on another and then nobody would say this one is down.
+ */
+static void
+next_addr(struct upstream *u, int err)
+{
+	static struct log_throttle	 t = LOG_THROTTLE_INITIALIZER(1000, 10);
+	char				 host[64], port[8];
+	const struct up_addr		*a = &u->addrs[u->cur];
+
+	if (getnameinfo((const struct sockaddr *)&a->ss, a->len, host,
+	    sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(host, sizeof(host), "?");
+	log_warnx_throttled(&t, "broker %s: cannot connect to %s port %s: %s",
+	    u->label, host, port, strerror(err));
+	u->cur = (u->cur + 1) % u->naddrs;
+}
+
+/* A TCP connection to the current address, then the others in turn. */
 static struct up_conn *
 dial_tls(struct upstream *u)
 {
-	struct up_conn	*c = NULL;
-	int		 fd, on = 1, saved;
+	size_t	 i;
+	struct up_conn	*c;
 
-	if ((fd = socket(u->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	for (i = 0; i < u->naddrs; i++) {
+		if ((c = dial_addr(u)) != NULL)
+			return c;
+		if (errno == ENOMEM || errno == EMFILE || errno == ENFILE)
+			return NULL;
+		next_addr(u, errno);
+	}
+	return NULL;
+}
+
+static struct up_conn *
+dial_addr(struct upstream *u)
+{
+	const struct up_addr	*a = &u->addrs[u->cur];
+	struct up_conn		*c = NULL;
+	int			 fd, on = 1, saved;
+
+	if ((fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -1157,7 +1210,8 @@ dial_tls(struct upstream *u)
 		goto fail;
 	}
 	SSL_set_connect_state(c->ssl);
-	if (connect(fd, (struct sockaddr *)&u->ss, u->sslen) == 0)
+	c->addr = u->cur;
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0)
 		c->state = C_HANDSHAKE;
 	else if (errno == EINPROGRESS)
 		c->state = C_CONNECTING;
@@ -1178,6 +1232,24 @@ dial_tls(struct upstream *u)
 	ERR_clear_error();
 	errno = saved;
 	return NULL;
+}
+
+/*
+ * The exchange's connection did not connect: the next address, on a new
+ * connection, unless every address has failed it.
+ */
+static void
+connect_failed(struct up_xfer *x, int err)
+{
+	struct upstream	*u = x->u;
+
+	/* Unless another connection has moved on from this address. */
+	if (x->c->addr == u->cur)
+		next_addr(u, err);
+	if (++x->dials >= u->naddrs)
+		xfer_fail(x, UP_ECONNECT);
+	else
+		redial(x);
 }
 
 /* EPOLLOUT came while connecting: connected, or not (errno set). */
@@ -1370,7 +1442,7 @@ tls_event(struct up_conn *c)
 		return;
 	}
 	if (c->state == C_CONNECTING && tcp_connected(c) == -1) {
-		xfer_fail(x, UP_ECONNECT);
+		connect_failed(x, errno);
 		return;
 	}
 	if (x->state == X_SENDING)
@@ -1418,11 +1490,11 @@ upstream_new_tls(const struct up_tls *t, unsigned int timeout_ms,
 {
 	struct upstream	*u;
 
-	if (t->ctx == NULL || t->salen > sizeof(u->ss) ||
+	if (t->ctx == NULL || t->naddrs == 0 || t->naddrs > UP_ADDRS_MAX ||
 	    (u = upstream_alloc(timeout_ms, maxconns)) == NULL)
 		return NULL;
-	memcpy(&u->ss, t->sa, t->salen);
-	u->sslen = t->salen;
+	memcpy(u->addrs, t->addrs, t->naddrs * sizeof(t->addrs[0]));
+	u->naddrs = t->naddrs;
 	if ((t->sni != NULL && (u->sni = strdup(t->sni)) == NULL) ||
 	    (u->label = strdup(t->label)) == NULL ||
 	    SSL_CTX_up_ref(t->ctx) != 1) {

@@ -108,10 +108,21 @@ typedef void	 up_done_fn(void *arg, enum up_error, int reused);
 struct upstream	*upstream_new(const char *path, unsigned int timeout_ms,
 		    size_t maxconns);
 
-/* A broker over TCP and TLS. */
+/* One address of a broker over TCP. */
+#define UP_ADDRS_MAX	8
+struct up_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+/*
+ * A broker over TCP and TLS, at any of its addresses: a connection goes
+ * to the address the last one reached; when connecting there fails, the
+ * next address is tried, until every one has been, for that exchange.
+ */
 struct up_tls {
-	const struct sockaddr	*sa;
-	socklen_t		 salen;
+	const struct up_addr	*addrs;
+	size_t			 naddrs;	/* 1..UP_ADDRS_MAX */
 	SSL_CTX			*ctx;	/* client context; a reference is taken */
 	const char		*sni;	/* server name to send; NULL: none */
 	const char		*label;	/* "host:port", for the log */

@@ -340,8 +340,8 @@ client_new(struct client *c, const char *cert, const char *name)
 	if (gw_broker_open(&c->cf, &c->b, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	memset(&t, 0, sizeof(t));
-	t.sa = (struct sockaddr *)&c->b.ss;
-	t.salen = c->b.sslen;
+	t.addrs = c->b.addrs;
+	t.naddrs = c->b.naddrs;
 	t.ctx = c->b.ctx;
 	t.sni = c->b.sni;
 	t.label = c->b.label;
@@ -554,34 +554,85 @@ test_tls_refused(void **state)
 	client_free(&c);
 }
 
+/* A loopback address whose port was free a moment ago: nobody listens. */
+static void
+nobody_addr(struct up_addr *a)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+	socklen_t		 len = sizeof(*sin);
+	int			 fd;
+
+	memset(a, 0, sizeof(*a));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)sin, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)sin, &len), 0);
+	close(fd);
+	a->len = len;
+}
+
+/* The broker at addrs: c's upstream replaced. */
+static void
+client_addrs(struct client *c, const struct up_addr *addrs, size_t n)
+{
+	struct up_tls	 t;
+
+	upstream_free(c->u);
+	memset(&t, 0, sizeof(t));
+	t.addrs = addrs;
+	t.naddrs = n;
+	t.ctx = c->b.ctx;
+	t.label = "several";
+	assert_non_null(c->u = upstream_new_tls(&t, 3000, 4));
+}
+
 /* Nobody listens: a connect error, at once. */
 static void
 test_tls_nobody(void **state)
 {
-	struct sockaddr_in	 sin;
 	struct up_response	 r;
-	struct up_tls		 t;
+	struct up_addr		 a;
 	struct client		 c;
-	socklen_t		 len = sizeof(sin);
-	int			 fd;
 
 	(void)state;
 	client_new(&c, "gw", NULL);
-	upstream_free(c.u);
-	/* A port that was free a moment ago. */
-	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	memset(&t, 0, sizeof(t));
-	t.sa = (struct sockaddr *)&sin;
-	t.salen = sizeof(sin);
-	t.ctx = c.b.ctx;
-	t.label = "nobody";
-	assert_non_null(c.u = upstream_new_tls(&t, 3000, 4));
+	nobody_addr(&a);
+	client_addrs(&c, &a, 1);
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	client_free(&c);
+}
+
+/*
+ * A name with several addresses, the first two refusing connections: the
+ * exchange goes on to the next, whose connection is then kept.  When
+ * every address refuses, a connect error.
+ */
+static void
+test_tls_next_address(void **state)
+{
+	struct up_response	 r;
+	struct up_addr		 a[3];
+	struct client		 c;
+	unsigned int		 accepts;
+	int			 i;
+
+	(void)state;
+	set_tmode(T_PLAIN, ts.pki.good);
+	client_new(&c, "gw", NULL);
+	accepts = counter(&ts.accepts);
+	nobody_addr(&a[0]);
+	nobody_addr(&a[1]);
+	a[2] = c.b.addrs[0];
+	client_addrs(&c, a, 3);
+	expect(&c, "GET", "ok", 0);
+	for (i = 0; i < 5; i++)
+		expect(&c, "GET", "ok", 1);
+	assert_int_equal(counter(&ts.accepts), accepts + 1);
+
+	/* Every address refuses. */
+	client_addrs(&c, a, 2);
 	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
 	    UP_ECONNECT);
 	client_free(&c);
@@ -598,6 +649,7 @@ run_upstream_tls_tests(void)
 		cmocka_unit_test(test_tls_extra_bytes),
 		cmocka_unit_test(test_tls_refused),
 		cmocka_unit_test(test_tls_nobody),
+		cmocka_unit_test(test_tls_next_address),
 	};
 
 	return cmocka_run_group_tests_name("upstream_tls", tests, tls_up,

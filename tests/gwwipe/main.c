@@ -207,8 +207,8 @@ exchanges(int port, int cleanse)
 	if (!cleanse)
 		SSL_CTX_clear_options(b.ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	memset(&t, 0, sizeof(t));
-	t.sa = (struct sockaddr *)&b.ss;
-	t.salen = b.sslen;
+	t.addrs = b.addrs;
+	t.naddrs = b.naddrs;
 	t.ctx = b.ctx;
 	t.label = b.label;
 	assert_non_null(u = upstream_new_tls(&t, 5000, 2));
