@@ -3,23 +3,20 @@
  * common/conf.c, their handlers, and the checks that need the whole file.
  */
 #include <sys/types.h>
-#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <sys/un.h>
-
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/conf.h"
+#include "common/secfile.h"
 #include "gateway/config.h"
 
 #define DEFAULT_USER	"_dromosgw"
@@ -528,41 +525,16 @@ int
 gw_config_load(const char *path, struct gw_conf *cf, char *err,
     size_t errlen)
 {
-	struct stat	 st;
-	char		*buf;
-	size_t		 off = 0;
-	ssize_t		 n;
-	int		 fd, rv;
+	char	*buf;
+	size_t	 len;
+	int	 rv;
 
 	memset(cf, 0, sizeof(*cf));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	/* Not a secret (it names files, holds none): a regular text file. */
+	if (secfile_read(path, 0, GW_CONF_MAX, &buf, &len, err, errlen) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > GW_CONF_MAX) {
-		snprintf(err, errlen, "%s: not a regular file of at most %zu "
-		    "bytes", path, GW_CONF_MAX);
-		close(fd);
-		return -1;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		close(fd);
-		return -1;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, buf + off, (size_t)st.st_size - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	rv = gw_config_parse(path, buf, off, cf, err, errlen);
-	explicit_bzero(buf, off);
-	free(buf);
+	rv = gw_config_parse(path, buf, len, cf, err, errlen);
+	secfile_free(buf, len);
 	return rv;
 }
 

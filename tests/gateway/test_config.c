@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -340,6 +341,42 @@ test_dump_broker_tls(void **state)
 	}
 }
 
+/* The file: read whole, and only a regular text file. */
+static void
+test_load(void **state)
+{
+	static const char	 good[] = "listen \"127.0.0.1:8080\"\ntls off\n";
+	static const char	 nul[] = "listen \"127.0.0.1:8080\"\0\ntls off\n";
+	char			 dir[] = "/tmp/dromos-gwconf-XXXXXX", path[64];
+	char			 err[256];
+	struct gw_conf		 cf;
+	FILE			*fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/gw.conf", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fwrite(good, 1, sizeof(good) - 1, fp),
+	    sizeof(good) - 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(gw_config_load(path, &cf, err, sizeof(err)), 0);
+	assert_int_equal(cf.tls, 0);
+	gw_config_free(&cf);
+
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, fp), sizeof(nul) - 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(gw_config_load(path, &cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "NUL byte"));
+
+	assert_int_equal(gw_config_load(dir, &cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(gw_config_load(path, &cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 run_config_tests(void)
 {
@@ -350,6 +387,7 @@ run_config_tests(void)
 		cmocka_unit_test(test_broker_tls),
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_dump_broker_tls),
+		cmocka_unit_test(test_load),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
