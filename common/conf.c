@@ -819,3 +819,15 @@ conf_set_number(struct conf *c, struct conf_stmt *st,
 	memcpy(field(base, kw), &v, sizeof(v));
 	return 0;
 }
+
+void
+conf_dump_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}

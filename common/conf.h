@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONF_TOKEN_MAX	4096	/* bytes in one word or quoted string */
 #define CONF_ARGS_MAX	64	/* tokens in one statement */
@@ -145,5 +146,11 @@ int	 conf_set_number(struct conf *, struct conf_stmt *,
 void	 conf_strfree(char **sp);
 /* Frees *dst as conf_strfree does and stores s there. */
 void	 conf_strset(char **dst, char *s);
+
+/*
+ * s as a quoted string that conf_string() reads back the same (for the
+ * -n -v dumps): each '"' and backslash escaped.
+ */
+void	 conf_dump_str(FILE *, const char *s);
 
 #endif /* DROMOS_CONF_H */

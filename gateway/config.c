@@ -597,13 +597,7 @@ static void
 dump_str(FILE *fp, const char *before, const char *s)
 {
 	fputs(before, fp);
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', fp);
-		fputc(*s, fp);
-	}
-	fputc('"', fp);
+	conf_dump_str(fp, s);
 }
 
 static void

@@ -796,24 +796,12 @@ config_redact_conninfo(const char *in, char *out, size_t outlen)
 /* Printing. */
 
 static void
-dump_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', fp);
-		fputc(*s, fp);
-	}
-	fputc('"', fp);
-}
-
-static void
 dump_line(FILE *fp, const char *kw, const char *s)
 {
 	if (s == NULL)
 		return;
 	fprintf(fp, "%s ", kw);
-	dump_str(fp, s);
+	conf_dump_str(fp, s);
 	fputc('\n', fp);
 }
 
@@ -842,10 +830,10 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 	dump_line(fp, "listen", cf->listen);
 	if (cf->admin_socket != NULL) {
 		fputs("admin socket ", fp);
-		dump_str(fp, cf->admin_socket);
+		conf_dump_str(fp, cf->admin_socket);
 		if (cf->admin_group != NULL) {
 			fputs(" group ", fp);
-			dump_str(fp, cf->admin_group);
+			conf_dump_str(fp, cf->admin_group);
 		}
 		fputc('\n', fp);
 	}
@@ -854,14 +842,14 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 		dump_line(fp, "root key file", cf->rootkey_path);
 	else if (cf->rootkey == ROOTKEY_TPM && cf->rootkey_path != NULL) {
 		fputs("root key tpm ", fp);
-		dump_str(fp, cf->rootkey_path);
+		conf_dump_str(fp, cf->rootkey_path);
 		if (cf->tpm_tcti != NULL) {
 			fputs(" tcti ", fp);
-			dump_str(fp, cf->tpm_tcti);
+			conf_dump_str(fp, cf->tpm_tcti);
 		}
 		if (cf->tpm_pcrs != NULL) {
 			fputs(" pcrs ", fp);
-			dump_str(fp, cf->tpm_pcrs);
+			conf_dump_str(fp, cf->tpm_pcrs);
 		}
 		fputc('\n', fp);
 	}
@@ -878,13 +866,13 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 	dump_line(fp, "metrics listen", cf->metrics_listen);
 	if (cf->tls_listen != NULL) {
 		fputs("listen tls ", fp);
-		dump_str(fp, cf->tls_listen);
+		conf_dump_str(fp, cf->tls_listen);
 		fputs(" certificate ", fp);
-		dump_str(fp, cf->tls_cert);
+		conf_dump_str(fp, cf->tls_cert);
 		fputs(" key ", fp);
-		dump_str(fp, cf->tls_key);
+		conf_dump_str(fp, cf->tls_key);
 		fputs(" client ca ", fp);
-		dump_str(fp, cf->tls_ca);
+		conf_dump_str(fp, cf->tls_ca);
 		fputc('\n', fp);
 	}
 	dump_line(fp, "public url", cf->public_url);
