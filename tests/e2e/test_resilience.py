@@ -1,6 +1,7 @@
 """The broker without its database: 503 problems, then automatic recovery;
 reads that wait on the keyholder: each gets its own answer, and a stop
 under load ends cleanly."""
+import contextlib
 import http.client
 import json
 import os
@@ -15,27 +16,37 @@ from conftest import PgCluster
 from dromos import BIN, REPO, Appliance, UnixHTTPConnection, wait_for
 
 
-def _read_app(pg, n=40):
-    """An appliance with the openai provider, an admin client and n
-    captured connections rd-00.., each with a key of its own:
-    (app, headers, keys)."""
-    app = Appliance(pg.dsn())
-    app.start()
-    ctl = [os.path.join(BIN, "dromosctl"), "-s", app.admin]
-    subprocess.run(ctl + ["provider", "add",
-                          os.path.join(REPO, "etc", "providers", "openai.json")],
-                   check=True, capture_output=True)
-    tok = subprocess.run(ctl + ["client", "add", "svc", "--scope", "admin"],
-                         check=True, capture_output=True, text=True).stdout.strip()
-    hdr = {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
-    keys = {}
-    for i in range(n):
-        cid, key = f"rd-{i:02d}", f"sk-read{i:02d}" + "x" * 24
-        body = json.dumps({"provider": "openai", "connection": cid, "owner": "o",
-                           "credentials": {"api_key": key}})
-        assert app.request("POST", "/connections", body, hdr)[0] == 201
-        keys[cid] = key
-    return app, hdr, keys
+@contextlib.contextmanager
+def _appliance(n=40):
+    """A private cluster and an appliance with the openai provider, an admin
+    client and n captured connections rd-00.., each with a key of its own:
+    (pg, app, headers, keys); everything stopped and removed afterwards."""
+    pg = PgCluster()
+    app = None
+    try:
+        pg.start()
+        app = Appliance(pg.dsn())
+        app.start()
+        ctl = [os.path.join(BIN, "dromosctl"), "-s", app.admin]
+        subprocess.run(ctl + ["provider", "add",
+                              os.path.join(REPO, "etc", "providers", "openai.json")],
+                       check=True, capture_output=True)
+        tok = subprocess.run(ctl + ["client", "add", "svc", "--scope", "admin"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+        hdr = {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
+        keys = {}
+        for i in range(n):
+            cid, key = f"rd-{i:02d}", f"sk-read{i:02d}" + "x" * 24
+            body = json.dumps({"provider": "openai", "connection": cid, "owner": "o",
+                               "credentials": {"api_key": key}})
+            assert app.request("POST", "/connections", body, hdr)[0] == 201
+            keys[cid] = key
+        yield pg, app, hdr, keys
+    finally:
+        if app:
+            app.stop()
+            shutil.rmtree(app.dir, ignore_errors=True)
+        pg.stop()
 
 
 def _reader(app, hdr, ids, rounds, out):
@@ -54,12 +65,18 @@ def _reader(app, hdr, ids, rounds, out):
         c.close()
 
 
+def _readers(app, hdr, orders, rounds):
+    """A started _reader thread per order of connection ids: (threads, outs)."""
+    outs = [[] for _ in orders]
+    ts = [threading.Thread(target=_reader, args=(app, hdr, ids, rounds, out))
+          for ids, out in zip(orders, outs)]
+    for t in ts:
+        t.start()
+    return ts, outs
+
+
 def test_database_loss_and_reconnect():
-    pg = PgCluster()
-    app = None
-    try:
-        pg.start()
-        app, hdr, keys = _read_app(pg, 1)
+    with _appliance(1) as (pg, app, hdr, _):
         assert app.request("GET", "/token/rd-00", None, hdr)[0] == 200
 
         pg.stop_server()
@@ -74,29 +91,15 @@ def test_database_loss_and_reconnect():
         wait_for(lambda: app.request("GET", "/token/rd-00", None, hdr)[0] == 200, 20,
                  "the broker to reconnect")
         assert app.request("GET", "/ready")[0] == 200
-    finally:
-        if app:
-            app.stop()
-            shutil.rmtree(app.dir, ignore_errors=True)
-        pg.stop()
 
 
 def test_concurrent_reads_get_their_own_credential():
     """Token reads wait for the keyholder with their connections suspended
     and many on the wire at once: 16 clients reading 40 connections in
     different orders each get exactly the credential they asked for."""
-    pg = PgCluster()
-    app = None
-    try:
-        pg.start()
-        app, hdr, keys = _read_app(pg)
+    with _appliance() as (_, app, hdr, keys):
         ids = sorted(keys)
-        outs = [[] for _ in range(16)]
-        ts = [threading.Thread(target=_reader,
-                               args=(app, hdr, ids[i % 40:] + ids[:i % 40], 5, outs[i]))
-              for i in range(16)]
-        for t in ts:
-            t.start()
+        ts, outs = _readers(app, hdr, [ids[i:] + ids[:i] for i in range(16)], 5)
         for t in ts:
             t.join(60)
         assert not any(t.is_alive() for t in ts)
@@ -112,11 +115,6 @@ def test_concurrent_reads_get_their_own_credential():
                 n += 1
         assert n == 16 * 200
         assert app.proc.poll() is None
-    finally:
-        if app:
-            app.stop()
-            shutil.rmtree(app.dir, ignore_errors=True)
-        pg.stop()
 
 
 @pytest.mark.parametrize("who", ["dromosd", "broker"])
@@ -126,17 +124,9 @@ def test_stop_during_reads(who):
     keyholder: every client gets an answer or a closed connection (none
     hangs), the broker ends cleanly, with no connection still suspended
     when libmicrohttpd stops, and nothing is reported by a sanitizer."""
-    pg = PgCluster()
-    app = None
-    try:
-        pg.start()
-        app, hdr, keys = _read_app(pg)
+    with _appliance() as (_, app, hdr, keys):
         ids = sorted(keys)
-        outs = [[] for _ in range(8)]
-        ts = [threading.Thread(target=_reader, args=(app, hdr, ids, 1000, outs[i]))
-              for i in range(8)]
-        for t in ts:
-            t.start()
+        ts, outs = _readers(app, hdr, [ids] * 8, 1000)
         wait_for(lambda: sum(len(o) for o in outs) >= 400, 20, "reads under way")
         if who == "dromosd":
             app.proc.send_signal(signal.SIGTERM)
@@ -156,8 +146,3 @@ def test_stop_during_reads(who):
         text = app.logtext()
         assert "still wait for the keyholder" not in text
         assert "suspended" not in text.lower(), text[-3000:]
-    finally:
-        if app:
-            app.stop()
-            shutil.rmtree(app.dir, ignore_errors=True)
-        pg.stop()
