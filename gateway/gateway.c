@@ -18,7 +18,8 @@
  *	warm up OpenSSL, jansson, the random source and libmicrohttpd
  *	load the seccomp filter (POLICY_GATEWAY)
  *	start the servers, wipe the key from our memory
- * then serve until SIGTERM or SIGINT, closing slow clients every second.
+ * then serve until SIGTERM or SIGINT, closing slow clients every second,
+ * and drain: no new clients, the requests in flight answered.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -135,11 +137,13 @@ check_only(const struct gw_conf *cf, const char *conffile, int verbose)
 }
 
 /*
- * reuseport: one of the event loops' sockets on the same address, among
- * which the kernel spreads the connections.
+ * SO_REUSEPORT always: the event loops' sockets share one address, and a
+ * new gateway can start on it while the old one drains (a restart that
+ * refuses nobody).  Only a process of the same user can join the group:
+ * root's, for a socket made before the privileges were dropped.
  */
 static int
-tcp_listen(const struct gw_addr *a, int reuseport)
+tcp_listen(const struct gw_addr *a)
 {
 	int	 fd, on = 1;
 
@@ -148,8 +152,7 @@ tcp_listen(const struct gw_addr *a, int reuseport)
 		fatal("socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		fatal("SO_REUSEADDR");
-	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
-	    sizeof(on)) == -1)
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
 		fatal("SO_REUSEPORT");
 	if (a->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
@@ -257,23 +260,49 @@ limiter(const struct gw_rate *r, uint64_t entries, const char *what)
 	return rl;
 }
 
-/* Serve until a signal; close slow clients every second. */
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Serve until SIGTERM or SIGINT, closing slow clients every second; then
+ * drain: no new connections, and the requests in flight answered, for at
+ * most the broker timeout and a second (no request waits for the broker
+ * longer).  A second signal ends the drain at once.
+ */
 static void
-main_loop(int sigfd, struct gw_server *srv)
+main_loop(int sigfd, struct gw_server *srv, const struct gw_conf *cf)
 {
 	struct pollfd			 pfd;
 	struct signalfd_siginfo		 si;
+	uint64_t			 deadline = 0;
+	unsigned int			 left;
 	int				 n;
 
 	pfd.fd = sigfd;
 	pfd.events = POLLIN;
 	for (;;) {
-		if ((n = poll(&pfd, 1, 1000)) == -1) {
+		if ((n = poll(&pfd, 1, deadline != 0 ? 100 : 1000)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
 		gw_server_reap(srv);
+		if (deadline != 0 && gw_server_drained(srv)) {
+			log_info("drained: every request was answered");
+			return;
+		}
+		if (deadline != 0 && now_ms() >= deadline) {
+			left = gw_server_inflight(srv);
+			log_warnx("drain took too long: %u request%s cut short",
+			    left, left == 1 ? "" : "s");
+			return;
+		}
 		if (n == 0 || read(sigfd, &si, sizeof(si)) !=
 		    (ssize_t)sizeof(si))
 			continue;
@@ -282,8 +311,15 @@ main_loop(int sigfd, struct gw_server *srv)
 			    "configuration again");
 			continue;
 		}
-		log_info("exiting on signal %u", si.ssi_signo);
-		return;
+		if (deadline != 0) {
+			log_info("signal %u again: exiting now", si.ssi_signo);
+			return;
+		}
+		left = gw_server_inflight(srv);
+		log_info("signal %u: draining (%u request%s in flight)",
+		    si.ssi_signo, left, left == 1 ? "" : "s");
+		deadline = now_ms() + cf->broker_timeout * 1000 + 1000;
+		gw_server_drain(srv);
 	}
 }
 
@@ -355,9 +391,9 @@ main(int argc, char *argv[])
 	bp = broker_open(&cf, conffile, &broker);
 	nloops = loops_wanted(&cf);
 	for (i = 0; i < nloops; i++)
-		lfds[i] = tcp_listen(&cf.listen, nloops > 1);
+		lfds[i] = tcp_listen(&cf.listen);
 	if (cf.metrics.line != 0)
-		mfd = tcp_listen(&cf.metrics, 0);
+		mfd = tcp_listen(&cf.metrics);
 
 	/* Not root: these two log that they skip their part. */
 	policy_drop_user(cf.user);
@@ -383,7 +419,7 @@ main(int argc, char *argv[])
 	    "broker_tls", bp != NULL ? bp->addr : "-",
 	    "metrics", cf.metrics.line != 0 ? cf.metrics.text : "-", NULL);
 
-	main_loop(sigfd, srv);
+	main_loop(sigfd, srv, &cf);
 	mxserve_stop(msrv);
 	gw_server_stop(srv);
 	if (bp != NULL)

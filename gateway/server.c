@@ -23,6 +23,13 @@
  * access-log lines of its requests and writes them together before it
  * sleeps and when it stops.
  *
+ * Draining (gw_server_drain()): each loop stops accepting (its listening
+ * socket is closed, so the clients go to another gateway of the same
+ * SO_REUSEPORT group, or are refused), answers with "Connection: close",
+ * and ends once none of its requests is left; idle kept-alive connections
+ * are closed then.  Nothing in flight is cut short by a drain: only by
+ * gw_server_stop(), which answers what still waits for the broker (503).
+ *
  * Slow clients: libmicrohttpd's connection timeout closes a connection
  * that sends nothing for the client timeout, but not one that sends a
  * byte now and then.  So each connection is tracked from the moment it
@@ -44,6 +51,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +89,13 @@
 #define CORS_EXPOSE_HEADERS	"X-Request-Id, Retry-After, Location"
 #define CORS_MAX_AGE		"600"
 
+/* What the loops are told when their stop eventfd rings. */
+enum srv_state {
+	SRV_SERVING,
+	SRV_DRAINING,		/* stop accepting, end when nothing is left */
+	SRV_STOPPING,		/* end now */
+};
+
 /* A client connection, for the slow-client reaper. */
 enum sock_state {
 	SOCK_WAITING,		/* for a whole request: the clock runs */
@@ -110,6 +125,8 @@ struct gw_loop {
 	int			 stop;		/* an eventfd */
 	int			 up_ms;		/* the next broker deadline */
 	int			 resumed;	/* connections, this round */
+	int			 draining;	/* not accepting; closing */
+	atomic_uint		 inflight;	/* requests begun, not ended */
 	pthread_t		 thread;
 	int			 running;
 	struct log_batch	 log;
@@ -125,6 +142,8 @@ struct gw_server {
 	struct gw_sock		*socks;
 	struct gw_loop		*loops;
 	unsigned int		 nloops;
+	atomic_int		 state;		/* enum srv_state */
+	atomic_uint		 drained;	/* loops that have ended so */
 };
 
 /* A body MHD sends and then gives back to us to wipe. */
@@ -237,7 +256,9 @@ common_headers(struct gw_req *r, struct MHD_Response *resp, const char *csp)
 	    (r->srv->tls && add(resp, "Strict-Transport-Security", HSTS) ==
 	    -1) ||
 	    (r->request_id[0] != '\0' && add(resp, "X-Request-Id",
-	    r->request_id) == -1))
+	    r->request_id) == -1) ||
+	    (r->loop->draining && add(resp, MHD_HTTP_HEADER_CONNECTION,
+	    "close") == -1))
 		return -1;
 	if (cf->ncors > 0 && add(resp, "Vary", "Origin") == -1)
 		return -1;
@@ -434,6 +455,7 @@ uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	/* Longer than any route allows: the router refuses it. */
 	r->target = strndup(uri != NULL ? uri : "", GW_TARGET_MAX + 1);
 	metrics_in_flight(1);
+	atomic_fetch_add_explicit(&lp->inflight, 1, memory_order_relaxed);
 	return r;
 }
 
@@ -878,13 +900,15 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct gw_server	*srv = ((struct gw_loop *)cls)->srv;
+	struct gw_loop		*lp = cls;
+	struct gw_server	*srv = lp->srv;
 	struct gw_req		*r = *con_cls;
 	uint64_t		 ns;
 
 	sock_set(srv, c, SOCK_WAITING);
 	if (r == NULL)
 		return;
+	atomic_fetch_sub_explicit(&lp->inflight, 1, memory_order_relaxed);
 	ns = elapsed_ns(&r->start);
 	/* Not started: the client went away before its headers were in. */
 	if (r->started) {
@@ -975,6 +999,37 @@ loop_round(struct gw_loop *lp, int up_ready)
 	} while (lp->resumed);
 }
 
+/*
+ * Stop accepting: the listening socket is closed, so that new clients go
+ * to the other members of the SO_REUSEPORT group (another gateway).
+ */
+static void
+loop_drain(struct gw_loop *lp)
+{
+	MHD_socket	 fd;
+
+	lp->draining = 1;
+	if ((fd = MHD_quiesce_daemon(lp->mhd)) == MHD_INVALID_SOCKET)
+		log_warnx("an event loop could not stop accepting");
+	else
+		close(fd);
+}
+
+/* The stop eventfd rang: a drain, or the end.  1: end the loop now. */
+static int
+loop_signalled(struct gw_loop *lp)
+{
+	uint64_t	 v;
+
+	if (read(lp->stop, &v, sizeof(v)) == -1 && errno != EAGAIN)
+		log_warn("event loop: eventfd");
+	if (atomic_load(&lp->srv->state) == SRV_STOPPING)
+		return 1;
+	if (!lp->draining)
+		loop_drain(lp);
+	return 0;
+}
+
 static void *
 loop_main(void *arg)
 {
@@ -991,12 +1046,17 @@ loop_main(void *arg)
 			fatal("epoll_wait");	/* a loop must not just stop */
 		up_ready = 0;
 		for (i = 0; i < n; i++) {
-			if (ev[i].data.u64 == EV_STOP)
+			if (ev[i].data.u64 == EV_STOP && loop_signalled(lp))
 				goto stop;
 			if (ev[i].data.u64 == EV_UPSTREAM)
 				up_ready = 1;
 		}
 		loop_round(lp, up_ready);
+		if (lp->draining && atomic_load_explicit(&lp->inflight,
+		    memory_order_relaxed) == 0) {
+			atomic_fetch_add(&lp->srv->drained, 1);
+			goto stop;
+		}
 	}
  stop:
 	/* What waits for the broker is answered (503), then all is shut. */
@@ -1159,19 +1219,52 @@ gw_server_start(const struct gw_conf *cf, const int *listenfds,
 	return NULL;
 }
 
-void
-gw_server_stop(struct gw_server *srv)
+/* Ring every running loop's stop eventfd; state says what for. */
+static void
+loops_signal(struct gw_server *srv, enum srv_state state)
 {
 	uint64_t	 one = 1;
 	unsigned int	 i;
 
-	if (srv == NULL)
-		return;
+	atomic_store(&srv->state, state);
 	for (i = 0; i < srv->nloops; i++)
 		if (srv->loops[i].running &&
 		    write(srv->loops[i].stop, &one, sizeof(one)) !=
 		    (ssize_t)sizeof(one))
-			log_warn("cannot stop an event loop");
+			log_warn("cannot signal an event loop");
+}
+
+void
+gw_server_drain(struct gw_server *srv)
+{
+	loops_signal(srv, SRV_DRAINING);
+}
+
+unsigned int
+gw_server_inflight(struct gw_server *srv)
+{
+	unsigned int	 i, n = 0;
+
+	for (i = 0; i < srv->nloops; i++)
+		n += atomic_load_explicit(&srv->loops[i].inflight,
+		    memory_order_relaxed);
+	return n;
+}
+
+int
+gw_server_drained(struct gw_server *srv)
+{
+	return atomic_load(&srv->drained) == srv->nloops;
+}
+
+void
+gw_server_stop(struct gw_server *srv)
+{
+	unsigned int	 i;
+
+	if (srv == NULL)
+		return;
+	loops_signal(srv, SRV_STOPPING);
 	for (i = 0; i < srv->nloops; i++) {
 		if (srv->loops[i].running)
 			pthread_join(srv->loops[i].thread, NULL);

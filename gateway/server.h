@@ -121,6 +121,15 @@ struct gw_server	*gw_server_start(const struct gw_conf *,
  * client timeout (slow clients).  Call about once a second.
  */
 void			 gw_server_reap(struct gw_server *);
+/*
+ * Drain: stop accepting, answer with "Connection: close", and let each
+ * loop end once the requests it has are answered.  gw_server_drained()
+ * says when all have; gw_server_inflight() counts what is left.
+ */
+void			 gw_server_drain(struct gw_server *);
+int			 gw_server_drained(struct gw_server *);
+unsigned int		 gw_server_inflight(struct gw_server *);
+/* End now: what waits for the broker is answered 503. */
 void			 gw_server_stop(struct gw_server *);
 
 /* The embedded OpenAPI document (gateway/openapi.json, build time). */

@@ -264,6 +264,14 @@ def brokers_on_one_database(pg, db, n=2):
         admin.close()
 
 
+@contextlib.contextmanager
+def appliance_on(pg, db):
+    """One appliance on a fresh database db, dropped afterwards."""
+    with brokers_on_one_database(pg, db, 1) as apps:
+        yield apps[0]
+
+
+
 def dromosctl(app, *args, stdin=None, rc=0):
     """dromosctl on app's admin socket; its standard output."""
     r = subprocess.run([os.path.join(BIN, "dromosctl"), "-s", app.admin, *args],

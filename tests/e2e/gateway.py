@@ -47,15 +47,16 @@ class Gateway:
     """dromos-gateway with a test configuration, in front of app.
 
     broker: a whole "broker ..." statement (a "broker tls" one) instead of
-    the app's unix socket; app may then be None.
+    the app's unix socket; app may then be None.  port: another gateway's,
+    to share its address.
     """
 
     def __init__(self, app, tls=True, extra="", metrics=True, client_timeout=30,
-                 broker=None):
+                 broker=None, port=None):
         self.app = app
         self.dir = tempfile.mkdtemp(prefix="dromos-gw-")
         os.chmod(self.dir, 0o755)
-        self.port = free_port()
+        self.port = port or free_port()
         self.metrics_port = free_port() if metrics else None
         self.tls = tls
         self.conf = os.path.join(self.dir, "gateway.conf")

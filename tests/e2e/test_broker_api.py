@@ -4,13 +4,12 @@ tokens on the internal socket, PostgreSQL underneath."""
 import glob
 import json
 import os
-import shutil
 import subprocess
 
 import psycopg2
 import pytest
 
-from dromos import BIN, REPO, Appliance, wait_for
+from dromos import BIN, REPO, appliance_on, wait_for
 
 PROVIDERS = sorted(glob.glob(os.path.join(REPO, "etc", "providers", "*.json")))
 
@@ -42,20 +41,8 @@ HEADERS_PROVIDER = {
 
 @pytest.fixture(scope="module")
 def app(pg):
-    import psycopg2 as _p
-    admin = _p.connect(pg.dsn())
-    admin.autocommit = True
-    admin.cursor().execute('DROP DATABASE IF EXISTS "broker_api"')
-    admin.cursor().execute('CREATE DATABASE "broker_api"')
-    a = Appliance(pg.dsn("broker_api"))
-    a.start()
-    try:
+    with appliance_on(pg, "broker_api") as a:
         yield a
-    finally:
-        a.stop()
-        shutil.rmtree(a.dir, ignore_errors=True)
-        admin.cursor().execute('DROP DATABASE IF EXISTS "broker_api" WITH (FORCE)')
-        admin.close()
 
 
 def ctl(app, *args, check=True, stdin=None):

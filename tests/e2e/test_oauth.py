@@ -29,7 +29,7 @@ import psycopg2
 import pytest
 import requests
 
-from dromos import BIN, Appliance, open_sealed, sealed_ad, wait_for
+from dromos import BIN, Appliance, appliance_on, open_sealed, sealed_ad, wait_for
 from oauthpeer import oauth_peer, provider_doc  # noqa: F401
 
 PUBLIC = "https://127.0.0.1:8443"          # dromos.conf's default public url
@@ -50,19 +50,8 @@ _seq = iter(range(1, 1 << 30))
 
 @pytest.fixture(scope="module")
 def app(pg):
-    admin = psycopg2.connect(pg.dsn())
-    admin.autocommit = True
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    admin.cursor().execute(f'CREATE DATABASE "{DB}"')
-    a = Appliance(pg.dsn(DB))
-    a.start()
-    try:
+    with appliance_on(pg, DB) as a:
         yield a
-    finally:
-        a.stop()
-        shutil.rmtree(a.dir, ignore_errors=True)
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        admin.close()
 
 
 def ctl(app, *args, check=True, stdin=None):
