@@ -341,10 +341,11 @@ tls_file(struct conf *c, struct conf_stmt *st, const char *what, char **dst)
 }
 
 /*
- * listen tls "host:port" certificate "/c" key "/k" client ca "/ca": the
- * broker's API over TCP for gateways on other hosts.  Any numeric address
- * will do, unlike the metrics': every client must present a certificate
- * that the client CA signed.  The files are read by config_check_tls().
+ * listen tls "host:port" certificate "/c" key "/k" client ca "/ca"
+ * [client crl "/crl"]: the broker's API over TCP for gateways on other
+ * hosts.  Any numeric address will do, unlike the metrics': every client
+ * must present a certificate that the client CA signed (and that the CRLs
+ * do not revoke).  The files are read by config_check_tls().
  */
 static int
 kw_tls(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
@@ -374,11 +375,16 @@ kw_tls(struct conf *c, struct conf_stmt *st, const struct conf_keyword *kw,
 		else if (conf_word(st, "key"))
 			r = tls_file(c, st, "listen tls key", &cf->tls_key);
 		else if (conf_word(st, "client")) {
-			if (!conf_word(st, "ca"))
+			if (conf_word(st, "ca"))
+				r = tls_file(c, st, "listen tls client ca",
+				    &cf->tls_ca);
+			else if (conf_word(st, "crl"))
+				r = tls_file(c, st, "listen tls client crl",
+				    &cf->tls_crl);
+			else
 				return conf_error(c, line, "\"listen tls\": "
-				    "expected \"client ca\"");
-			r = tls_file(c, st, "listen tls client ca",
-			    &cf->tls_ca);
+				    "expected \"client ca\" or \"client "
+				    "crl\"");
 		} else
 			break;
 		if (r == -1)
@@ -596,6 +602,7 @@ config_free(struct dromos_conf *cf)
 	conf_strfree(&cf->tls_cert);
 	conf_strfree(&cf->tls_key);
 	conf_strfree(&cf->tls_ca);
+	conf_strfree(&cf->tls_crl);
 	conf_strfree(&cf->public_url);
 	while (cf->nreturn_urls > 0)
 		conf_strfree(&cf->return_urls[--cf->nreturn_urls]);
@@ -873,6 +880,10 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 		conf_dump_str(fp, cf->tls_key);
 		fputs(" client ca ", fp);
 		conf_dump_str(fp, cf->tls_ca);
+		if (cf->tls_crl != NULL) {
+			fputs(" client crl ", fp);
+			conf_dump_str(fp, cf->tls_crl);
+		}
 		fputc('\n', fp);
 	}
 	dump_line(fp, "public url", cf->public_url);

@@ -70,6 +70,7 @@ struct dromos_conf {
 	char			*tls_cert;	/* PEM: certificate (chain) */
 	char			*tls_key;	/* PEM: its private key */
 	char			*tls_ca;	/* PEM: CA(s) of the clients */
+	char			*tls_crl;	/* PEM: their CRLs, or NULL */
 	int			 tls_line;	/* of the statement */
 	char			*public_url;	/* the gateway's base URL */
 	/* Where connect sessions may send browsers back (prefixes). */

@@ -38,7 +38,7 @@
 #define KH_SEALED_MAX		(KH_PLAIN_MAX + 36)
 #define KH_BLOB_MAX		14336	/* sealed keyring blob (>= KEYRING_BLOB_MAX) */
 /* Broker settings; one imsg holds them (dromosd checks at build time). */
-#define KH_CONF_MAX		(8192 + KH_RETURNS_MAX + 4 * KH_TLS_PATH_MAX)
+#define KH_CONF_MAX		(8192 + KH_RETURNS_MAX + 5 * KH_TLS_PATH_MAX)
 #define KH_RETURNS_MAX		4096	/* allowed return URLs */
 #define KH_TLS_PATH_MAX		512	/* a TLS file's path, with its NUL */
 
@@ -127,7 +127,8 @@ enum kh_metric {
  *	"[::]:8444", "192.0.2.10:8444"), string its certificate file, string
  *	its private key file, string its client CA file (the three absolute
  *	paths, shorter than KH_TLS_PATH_MAX, all "" when there is no TLS
- *	listener; the broker reads them itself, before its sandbox)
+ *	listener; the broker reads them itself, before its sandbox), string
+ *	its client CRL file (the same, or "" for none)
  */
 
 #endif /* DROMOS_KHPROTO_H */

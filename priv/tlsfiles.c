@@ -4,6 +4,10 @@
  * mode or a key of another certificate, and dromosd never starts a broker
  * that would refuse them.  The broker reads them again itself, with
  * GnuTLS; the checks here are OpenSSL's, which dromosd links already.
+ *
+ * A client CRL file must hold CRLs only of the client CAs, none expired:
+ * the broker refuses every client while one is (fail closed), so one that
+ * is already expired would make a broker that serves nobody.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,10 +58,12 @@ tls_error(struct tlscheck *t, const char *fmt, ...)
 /*
  * Every certificate of a certificate file must parse, and there must be
  * at least one; the first is returned (the leaf, for the certificate
- * file).  Other PEM blocks are skipped, as GnuTLS skips them.
+ * file), and all are pushed on keep if it is not NULL.  Other PEM blocks
+ * are skipped, as GnuTLS skips them.
  */
 static X509 *
-read_certs(struct tlscheck *t, const char *what, const char *path)
+read_certs(struct tlscheck *t, const char *what, const char *path,
+    STACK_OF(X509) *keep)
 {
 	X509	*first = NULL, *x;
 	BIO	*bio;
@@ -77,6 +83,11 @@ read_certs(struct tlscheck *t, const char *what, const char *path)
 	}
 	while ((x = PEM_read_bio_X509(bio, NULL, osslpem_no_passphrase, NULL)) !=
 	    NULL) {
+		if (keep != NULL && (!X509_up_ref(x) ||
+		    !sk_X509_push(keep, x))) {
+			X509_free(x);
+			break;
+		}
 		if (first == NULL)
 			first = x;
 		else
@@ -96,6 +107,75 @@ read_certs(struct tlscheck *t, const char *what, const char *path)
 	BIO_free(bio);
 	secfile_free(buf, len);
 	return first;
+}
+
+/* The client CA that signed crl, or NULL. */
+static X509 *
+crl_issuer(X509_CRL *crl, STACK_OF(X509) *cas)
+{
+	X509		*ca;
+	EVP_PKEY	*pub;
+	int		 i;
+
+	for (i = 0; i < sk_X509_num(cas); i++) {
+		ca = sk_X509_value(cas, i);
+		if (X509_NAME_cmp(X509_get_subject_name(ca),
+		    X509_CRL_get_issuer(crl)) != 0 ||
+		    (pub = X509_get0_pubkey(ca)) == NULL)
+			continue;
+		if (X509_CRL_verify(crl, pub) == 1)
+			return ca;
+	}
+	return NULL;
+}
+
+/* Every CRL of path parses, and is a client CA's, and is not expired. */
+static int
+check_crls(struct tlscheck *t, const char *path, STACK_OF(X509) *cas)
+{
+	const ASN1_TIME	*next;
+	X509_CRL	*crl;
+	BIO		*bio;
+	char		*buf, err[512];
+	size_t		 len;
+	int		 n = 0, r = -1;
+
+	if (secfile_read(path, 0, TLS_FILE_MAX, &buf, &len, err,
+	    sizeof(err)) == -1)
+		return tls_error(t, "client crl %s", err);
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		secfile_free(buf, len);
+		return tls_error(t, "client crl %s: out of memory", path);
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		n++;
+		next = X509_CRL_get0_nextUpdate(crl);
+		if (crl_issuer(crl, cas) == NULL)
+			tls_error(t, "client crl %s: CRL %d is not signed by "
+			    "a certificate of the client ca file", path, n);
+		else if (next != NULL && X509_cmp_current_time(next) <= 0)
+			tls_error(t, "client crl %s: CRL %d expired (its next "
+			    "update was due); every client would be refused",
+			    path, n);
+		else {
+			X509_CRL_free(crl);
+			continue;
+		}
+		X509_CRL_free(crl);
+		goto out;
+	}
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE ||
+	    n == 0) {
+		tls_error(t, "client crl %s: %s", path, n == 0 ?
+		    "no PEM CRL in it" : "a CRL in it does not parse");
+		goto out;
+	}
+	r = 0;
+ out:
+	ERR_clear_error();
+	BIO_free(bio);
+	secfile_free(buf, len);
+	return r;
 }
 
 static EVP_PKEY *
@@ -131,24 +211,32 @@ config_check_tls(const struct dromos_conf *cf, const char *name, char *err,
     size_t errlen)
 {
 	struct tlscheck	 t = { name, cf->tls_line, err, errlen };
+	STACK_OF(X509)	*cas = NULL;
 	X509		*crt = NULL, *ca = NULL;
 	EVP_PKEY	*pk = NULL;
 	int		 r = -1;
 
 	if (cf->tls_listen == NULL)
 		return 0;
-	if ((crt = read_certs(&t, "certificate", cf->tls_cert)) == NULL ||
-	    (pk = read_key(&t, cf->tls_key)) == NULL ||
-	    (ca = read_certs(&t, "client ca", cf->tls_ca)) == NULL)
+	if ((cas = sk_X509_new_null()) == NULL) {
+		tls_error(&t, "out of memory");
+		goto out;
+	}
+	if ((crt = read_certs(&t, "certificate", cf->tls_cert, NULL)) ==
+	    NULL || (pk = read_key(&t, cf->tls_key)) == NULL ||
+	    (ca = read_certs(&t, "client ca", cf->tls_ca, cas)) == NULL)
 		goto out;
 	if (X509_check_private_key(crt, pk) != 1) {
 		tls_error(&t, "key %s does not match certificate %s",
 		    cf->tls_key, cf->tls_cert);
 		goto out;
 	}
+	if (cf->tls_crl != NULL && check_crls(&t, cf->tls_crl, cas) == -1)
+		goto out;
 	r = 0;
  out:
 	ERR_clear_error();
+	sk_X509_pop_free(cas, X509_free);
 	X509_free(ca);
 	EVP_PKEY_free(pk);
 	X509_free(crt);

@@ -282,22 +282,25 @@ database_stop(struct broker *b)
  * again here: what counts is what we serve with), and its socket.
  */
 struct tls_files {
-	char	*pem[3];		/* certificate, key, client CA */
-	size_t	 len[3];
+	char	*pem[4];		/* certificate, key, client CA, CRL */
+	size_t	 len[4];
 };
 
 static int
 tls_prepare(const struct kh_config *cf, struct tls_files *tf)
 {
-	const char	*path[3] = { cf->tls_cert, cf->tls_key, cf->tls_ca };
-	const char	*what[3] = { "certificate", "key", "client ca" };
+	const char	*path[4] = { cf->tls_cert, cf->tls_key, cf->tls_ca,
+			    cf->tls_crl };
+	const char	*what[4] = { "certificate", "key", "client ca",
+			    "client crl" };
 	char		 err[KH_TLS_PATH_MAX + 128];
 	size_t		 i;
 	int		 fd;
 
 	memset(tf, 0, sizeof(*tf));
-	for (i = 0; i < 3; i++)
-		if (secfile_read(path[i], i == 1 ? SECFILE_SECRET : 0,
+	for (i = 0; i < 4; i++)
+		if (path[i][0] != '\0' &&
+		    secfile_read(path[i], i == 1 ? SECFILE_SECRET : 0,
 		    TLS_FILE_MAX, &tf->pem[i], &tf->len[i], err,
 		    sizeof(err)) == -1)
 			fatalx("listen tls: %s %s", what[i], err);
@@ -311,7 +314,7 @@ tls_files_wipe(struct tls_files *tf)
 {
 	size_t	 i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		secfile_free(tf->pem[i], tf->len[i]);
 	memset(tf, 0, sizeof(*tf));
 }
@@ -496,6 +499,7 @@ main(int argc, char *argv[])
 		tls.cert = tf.pem[0];
 		tls.key = tf.pem[1];
 		tls.ca = tf.pem[2];
+		tls.crl = tf.pem[3];
 		tsrv = http_start_tls("api-tls", tfd, api_routes, api_nroutes,
 		    &broker, nthreads, &tls);
 		/* GnuTLS holds the key now; our copy of its text goes. */
@@ -504,7 +508,9 @@ main(int argc, char *argv[])
 			fatalx("cannot serve the API over TLS on %s (see the "
 			    "messages above)", cf.tls);
 		log_info("api over TLS 1.3 on %s, certificate %s; clients need "
-		    "a certificate from %s", cf.tls, cf.tls_cert, cf.tls_ca);
+		    "a certificate from %s%s%s", cf.tls, cf.tls_cert, cf.tls_ca,
+		    cf.tls_crl[0] != '\0' ? " not revoked by " : "",
+		    cf.tls_crl);
 	}
 	log_kv(LOGL_INFO, "ready", "listen", cf.listen, "admin", cf.admin,
 	    "metrics", cf.metrics[0] != '\0' ? cf.metrics : "-",

@@ -59,6 +59,7 @@ struct http_tls {
 	const char	*cert;		/* its certificate, then any chain */
 	const char	*key;		/* the certificate's private key */
 	const char	*ca;		/* the CA(s) that sign its clients */
+	const char	*crl;		/* their CRLs (PEM), or NULL */
 };
 
 /*

@@ -1166,16 +1166,20 @@ tls_path_ok(const char *p)
 	return p[0] == '/' && printable_ok(p, KH_TLS_PATH_MAX - 1);
 }
 
-/* No TLS listener and no files, or an address and all three files. */
+/*
+ * No TLS listener and no files, or an address, all three files and a
+ * CRL file if any.
+ */
 static int
 tls_ok(const struct kh_config *cf)
 {
 	if (cf->tls[0] == '\0')
 		return cf->tls_cert[0] == '\0' && cf->tls_key[0] == '\0' &&
-		    cf->tls_ca[0] == '\0';
+		    cf->tls_ca[0] == '\0' && cf->tls_crl[0] == '\0';
 	return addr_parse(cf->tls, NULL, NULL) != ADDR_MALFORMED &&
 	    tls_path_ok(cf->tls_cert) && tls_path_ok(cf->tls_key) &&
-	    tls_path_ok(cf->tls_ca);
+	    tls_path_ok(cf->tls_ca) &&
+	    (cf->tls_crl[0] == '\0' || tls_path_ok(cf->tls_crl));
 }
 
 static int
@@ -1206,6 +1210,7 @@ config_decode(struct imsg *imsg, struct kh_config *cf)
 	(void)imsg_read_string(&r, cf->tls_cert, sizeof(cf->tls_cert));
 	(void)imsg_read_string(&r, cf->tls_key, sizeof(cf->tls_key));
 	(void)imsg_read_string(&r, cf->tls_ca, sizeof(cf->tls_ca));
+	(void)imsg_read_string(&r, cf->tls_crl, sizeof(cf->tls_crl));
 	if (imsg_read_end(&r) == -1 || !path_ok(cf->listen, 0) ||
 	    !tls_ok(cf) ||
 	    (cf->metrics[0] != '\0' &&

@@ -79,6 +79,7 @@ struct kh_config {
 	char		 tls_cert[KH_TLS_PATH_MAX];	/* PEM files */
 	char		 tls_key[KH_TLS_PATH_MAX];
 	char		 tls_ca[KH_TLS_PATH_MAX];
+	char		 tls_crl[KH_TLS_PATH_MAX];	/* "": none */
 };
 
 /* KH_R_STATUS. */

@@ -45,7 +45,11 @@ def pki():
         # Signed by the right CA, but for servers only (no clientAuth).
         "server-as-client": ca.issue("not-a-client"),
         "stranger": other.issue("gateway", server=False),
+        "revoked": ca.issue("revoked-gateway", server=False),
     }
+    p["crl"] = ca.crl([p["revoked"][0]])
+    p["crl-other-ca"] = other.crl([p["revoked"][0]], name="crl")
+    p["crl-expired"] = ca.crl(name="old-crl", expired=True)
     yield p
     shutil.rmtree(d, ignore_errors=True)
 
@@ -331,6 +335,73 @@ def test_refusals_are_throttled(pki, pgdb):
         shutil.rmtree(a.dir, ignore_errors=True)
 
 
+# Client CRLs ("client crl"): a revoked gateway is refused; an expired
+# list refuses everyone (fail closed).
+
+def crl_appliance(pgdb, pki, crl):
+    port = free_port()
+    a = Appliance(pgdb, extra_conf=tls_conf(pki, port).rstrip("\n") +
+                  f' client crl "{crl}"\n')
+    a.tls_port = port
+    return a
+
+
+def refusal_logged(app, before, what):
+    def logged():
+        lines = [l for l in app.logtext().splitlines() if "refused:" in l]
+        return lines[before:] if len(lines) > before else None
+    lines = wait_for(logged, 5, "the refusal in the log")
+    assert what in " ".join(lines), lines
+
+
+def test_crl_refuses_a_revoked_client(pki, pgdb):
+    a = crl_appliance(pgdb, pki, pki["crl"])
+    try:
+        a.start()
+        wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
+        assert f'not revoked by {pki["crl"]}' in a.logtext()
+        # The gateway the list does not name is served ...
+        assert tls_request(a, context(pki), "GET", "/ready")[0] == 200
+        # ... the one it revokes gets no answer, and the log says why.
+        refused(a, context(pki, cert="revoked"))
+        refusal_logged(a, 0, "its certificate is revoked (client crl)")
+        assert tls_request(a, context(pki), "GET", "/ready")[0] == 200
+    finally:
+        a.stop()
+        shutil.rmtree(a.dir, ignore_errors=True)
+
+
+def test_without_crl_the_same_client_is_served(app, pki):
+    # The fixture's broker has no CRL: the certificate itself is good.
+    st, _, _ = tls_request(app, context(pki, cert="revoked"), "GET", "/ready")
+    assert st == 200
+
+
+def test_expired_crl_refuses_everyone(pki, pgdb, tmp_path):
+    ca = TestCA(str(tmp_path), "short")
+    p = dict(pki, ca=ca.crt, server=ca.issue("broker"),
+             client=ca.issue("gateway", server=False))
+    crl = ca.crl(seconds=8)
+    a = crl_appliance(pgdb, p, crl)
+    try:
+        a.start()
+        wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
+        assert tls_request(a, context(p), "GET", "/ready")[0] == 200
+        before = a.logtext().count("refused:")
+
+        def cut_off():
+            try:
+                tls_request(a, context(p), "GET", "/ready")
+                return False
+            except (ssl.SSLError, ConnectionError, http.client.HTTPException):
+                return True
+        wait_for(cut_off, 15, "the CRL's expiry")
+        refusal_logged(a, before, "a client CRL has expired")
+    finally:
+        a.stop()
+        shutil.rmtree(a.dir, ignore_errors=True)
+
+
 # dromosd -n: every problem with the files is found before anything starts.
 
 def check_conf(tmp, pki, line):
@@ -414,3 +485,35 @@ def test_conf_name_not_address(tmpd, pki):
     assert rc == 1
     assert err == (f'{conf}:5: "listen tls": expected a numeric address and port (like '
                    '0.0.0.0:8444, [::]:8444 or 192.0.2.10:8444), got "broker.example:8444"')
+
+
+
+def crl_line(pki, crl):
+    crt, key = pki["server"]
+    return (f'listen tls "0.0.0.0:8444" certificate "{crt}" key "{key}" '
+            f'client ca "{pki["ca"]}" client crl "{crl}"')
+
+
+def test_conf_crl_ok(tmpd, pki):
+    rc, err, _ = check_conf(tmpd, pki, crl_line(pki, pki["crl"]))
+    assert rc == 0 and err == "configuration OK", err
+
+
+def test_conf_crl_of_another_ca(tmpd, pki):
+    rc, err, conf = check_conf(tmpd, pki, crl_line(pki, pki["crl-other-ca"]))
+    assert rc == 1
+    assert err == (f'{conf}:5: "listen tls": client crl {pki["crl-other-ca"]}: CRL 1 '
+                   'is not signed by a certificate of the client ca file')
+
+
+def test_conf_crl_expired(tmpd, pki):
+    rc, err, conf = check_conf(tmpd, pki, crl_line(pki, pki["crl-expired"]))
+    assert rc == 1
+    assert err == (f'{conf}:5: "listen tls": client crl {pki["crl-expired"]}: CRL 1 '
+                   'expired (its next update was due); every client would be refused')
+
+
+def test_conf_crl_not_a_crl(tmpd, pki):
+    rc, err, conf = check_conf(tmpd, pki, crl_line(pki, pki["ca"]))
+    assert rc == 1
+    assert err == f'{conf}:5: "listen tls": client crl {pki["ca"]}: no PEM CRL in it'

@@ -2,12 +2,16 @@
 
 `TestCA(directory, name)` creates a P-256 CA certificate and key in
 directory; `issue(name, ...)` signs a leaf certificate for a server (with
-subjectAltNames) or a client (clientAuth only).  Each returns the paths of
-the PEM files.  Two CAs made this way share nothing, so a certificate of one
+subjectAltNames) or a client (clientAuth only); `crl(revoked, ...)` signs
+a certificate revocation list.  Each returns the paths of the PEM files.  Two CAs made this way share nothing, so a certificate of one
 is a stranger to the other: that is how tests get a "wrong CA".
 """
+import datetime
 import os
 import subprocess
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 
 def _openssl(*args):
@@ -76,3 +80,31 @@ class TestCA:
         _openssl("ca", "-batch", "-config", conf, "-cert", self.crt, "-keyfile", self.key,
                  "-in", csr, "-out", crt, "-extfile", ext, "-notext",
                  "-startdate", "20200101000000Z", "-enddate", "20200102000000Z")
+
+    def crl(self, revoked=(), name="crl", days=1, expired=False, seconds=None):
+        """A CRL signed by this CA that revokes the certificates whose PEM
+        paths are in revoked: its path.  Its next update is days from now,
+        or seconds if given; expired: it was yesterday."""
+        with open(self.crt, "rb") as f:
+            ca = x509.load_pem_x509_certificate(f.read())
+        with open(self.key, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        if expired:
+            last, nxt = now - datetime.timedelta(days=2), now - datetime.timedelta(days=1)
+        else:
+            last = now - datetime.timedelta(minutes=5)
+            nxt = now + (datetime.timedelta(seconds=seconds) if seconds is not None
+                         else datetime.timedelta(days=days))
+        b = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+             .last_update(last).next_update(nxt))
+        for path in revoked:
+            with open(path, "rb") as f:
+                serial = x509.load_pem_x509_certificate(f.read()).serial_number
+            b = b.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial)
+                .revocation_date(last).build())
+        out = os.path.join(self.dir, f"{self.name}-{name}.pem")
+        with open(out, "wb") as f:
+            f.write(b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        return out

@@ -354,7 +354,13 @@ static const struct errcase errcases[] = {
 	  "(missing client ca)" },
 	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
 	  "client \"/ca\"\n",
-	  NAME ":1: \"listen tls\": expected \"client ca\"" },
+	  NAME ":1: \"listen tls\": expected \"client ca\" or \"client crl\"" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\" client crl \"/r\" client crl \"/r2\"\n",
+	  NAME ":1: \"listen tls client crl\" given twice" },
+	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
+	  "client ca \"/ca\" client crl \"crl.pem\"\n",
+	  NAME ":1: \"listen tls client crl\": \"crl.pem\" is not an absolute path" },
 	{ "listen tls \"0.0.0.0:8444\" certificate \"/c\" key \"/k\" "
 	  "key \"/k2\" client ca \"/ca\"\n",
 	  NAME ":1: \"listen tls key\" given twice" },
@@ -718,9 +724,18 @@ test_tls(void **state)
 	assert_string_equal(cf.tls_cert, "/etc/dromos/b.crt");
 	assert_string_equal(cf.tls_key, "/etc/dromos/b.key");
 	assert_string_equal(cf.tls_ca, "/etc/dromos/gw-ca.pem");
+	assert_null(cf.tls_crl);
 	assert_int_equal(cf.tls_line, 5);
 	config_free(&cf);
 	assert_null(cf.tls_listen);
+
+	/* A client CRL, anywhere among the files. */
+	parse_ok(REQUIRED "listen tls \"0.0.0.0:8444\" client crl /crl "
+	    "certificate /c key /k client ca /ca\n", &cf);
+	assert_string_equal(cf.tls_crl, "/crl");
+	assert_string_equal(cf.tls_ca, "/ca");
+	config_free(&cf);
+	assert_null(cf.tls_crl);
 
 	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
 		snprintf(text, sizeof(text), REQUIRED "listen tls \"%s\" "
@@ -767,10 +782,10 @@ test_dump(void **state)
 	    "admin socket \"/run/a.sock\" group _dromosadm\n"
 	    "metrics listen 127.0.0.1:9101\n"
 	    "listen tls \"[::]:8444\" key \"/k\" client ca \"/ca\" \\\n"
-	    "    certificate \"/c\"\n", &cf);
+	    "    certificate \"/c\" client crl \"/c r l\"\n", &cf);
 	out = dump(&cf);
 	assert_non_null(strstr(out, "listen tls \"[::]:8444\" certificate "
-	    "\"/c\" key \"/k\" client ca \"/ca\"\n"));
+	    "\"/c\" key \"/k\" client ca \"/ca\" client crl \"/c r l\"\n"));
 	assert_null(strstr(out, "hunter2"));
 	assert_non_null(strstr(out, "database \"host=/run/postgresql "
 	    "password=[redacted] dbname=\\\"q\\\"\"\n"));
@@ -789,6 +804,7 @@ test_dump(void **state)
 	assert_string_equal(again.tls_cert, "/c");
 	assert_string_equal(again.tls_key, "/k");
 	assert_string_equal(again.tls_ca, "/ca");
+	assert_string_equal(again.tls_crl, "/c r l");
 	free(out);
 	free(out2);
 	config_free(&again);

@@ -476,9 +476,9 @@ fakekh_stop(struct fakekh *fk)
 void
 fakekh_send_config(int fd, const char *listen, const char *admin,
     const char *group, const char *db, const char *metrics,
-    const char *const tls[4], uint32_t verbose, int trailing)
+    const char *const tls[5], uint32_t verbose, int trailing)
 {
-	static const char *const notls[4] = { "", "", "", "" };
+	static const char *const notls[5] = { "", "", "", "", "" };
 	struct imsgbuf	 ib;
 	struct ibuf	*m;
 	size_t		 i;
@@ -498,8 +498,8 @@ fakekh_send_config(int fd, const char *listen, const char *admin,
 		die("send config");
 	if (tls == NULL)
 		tls = notls;
-	for (i = 0; i < 4; i++)
-		if (imsg_add_string(m, tls[i]) == -1)
+	for (i = 0; i < 5; i++)
+		if (imsg_add_string(m, tls[i] != NULL ? tls[i] : "") == -1)
 			die("send config");
 	if ((trailing && imsg_add_u32(m, 0) == -1) ||
 	    imsg_close(&ib, m) == -1 || imsgbuf_flush(&ib) == -1)

@@ -719,7 +719,7 @@ struct cfcase {
 	const char	*listen, *admin, *group, *db, *metrics;
 	int		 trailing;
 	int		 ok;
-	const char	*tls[4];	/* listener, certificate, key, CA */
+	const char	*tls[5];	/* listener, certificate, key, CA, CRL */
 };
 
 #define TLS_FILES	"/etc/dromos/b.crt", "/etc/dromos/b.key", \
@@ -785,9 +785,17 @@ test_config(void **state)
 		    { "0.0.0.0:8444", "", "", "" } },
 		{ "/run/dromos/broker.sock", "", "", "", "", 1, 0,
 		    { "0.0.0.0:8444", TLS_FILES } },
+		/* A client CRL: optional, an absolute path, with a listener. */
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 1,
+		    { "0.0.0.0:8444", TLS_FILES, "/etc/dromos/gw-crl.pem" } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "0.0.0.0:8444", TLS_FILES, "gw-crl.pem" } },
+		{ "/run/dromos/broker.sock", "", "", "", "", 0, 0,
+		    { "", "", "", "", "/etc/dromos/gw-crl.pem" } },
 	};
 	char		 longpath[KH_TLS_PATH_MAX + 1];
-	const char	*toolong[4] = { "0.0.0.0:8444", longpath, "/k", "/ca" };
+	const char	*toolong[5] = { "0.0.0.0:8444", longpath, "/k", "/ca",
+			    NULL };
 	struct kh_config cf;
 	struct khclient	*kh;
 	size_t		 i;
@@ -826,6 +834,8 @@ test_config(void **state)
 			    cases[i].tls[2] : "");
 			assert_string_equal(cf.tls_ca, cases[i].tls[3] ?
 			    cases[i].tls[3] : "");
+			assert_string_equal(cf.tls_crl, cases[i].tls[4] ?
+			    cases[i].tls[4] : "");
 			assert_int_equal(cf.verbose, 2);
 			kh_config_clear(&cf);
 			assert_null(cf.database);
