@@ -2,6 +2,7 @@
  * osslpem.c: common/osslpem.h.
  */
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "common/osslpem.h"
 
@@ -23,4 +24,30 @@ osslpem_why(void)
 
 	ERR_clear_error();
 	return r != NULL ? r : "unknown error";
+}
+
+/*
+ * What OpenSSL would refuse at every handshake, refused at load: a CRL
+ * not issued yet, or past its next update.  One without a next update never
+ * expires for OpenSSL; RFC 5280 (5.1.2.5) requires one, and without it a
+ * CA that stopped publishing would go unnoticed: refused too.
+ */
+const char *
+osslpem_crl_time(const X509_CRL *crl)
+{
+	const ASN1_TIME	*next = X509_CRL_get0_nextUpdate(crl);
+	int		 c;
+
+	if ((c = X509_cmp_current_time(X509_CRL_get0_lastUpdate(crl))) == 0)
+		return "has a malformed last update";
+	if (c > 0)
+		return "is not valid yet (its last update is ahead of our "
+		    "clock)";
+	if (next == NULL)
+		return "has no next update";
+	if ((c = X509_cmp_current_time(next)) == 0)
+		return "has a malformed next update";
+	if (c < 0)
+		return "has expired (its next update is past)";
+	return NULL;
 }

@@ -1,6 +1,8 @@
 #ifndef DROMOS_COMMON_OSSLPEM_H
 #define DROMOS_COMMON_OSSLPEM_H
 
+#include <openssl/types.h>
+
 /*
  * Small pieces every reader of PEM files through OpenSSL shares (dromosd's
  * check of the broker's TLS files, the gateway's client to the broker).
@@ -12,5 +14,11 @@ int		 osslpem_no_passphrase(char *buf, int size, int rwflag,
 
 /* The last OpenSSL error's reason (a static string), the queue emptied. */
 const char	*osslpem_why(void);
+
+/*
+ * Why a CRL's dates make it unfit now ("has expired (...)"), or NULL: the
+ * rule both ends of the broker's TLS load their CRLs by.
+ */
+const char	*osslpem_crl_time(const X509_CRL *);
 
 #endif /* DROMOS_COMMON_OSSLPEM_H */

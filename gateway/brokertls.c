@@ -83,43 +83,183 @@ resolve(const struct gw_broker_tls *t, struct gw_broker *b, char *err,
 	return 0;
 }
 
+/* For messages: a CRL's issuer, "/CN=..." (not secret: it is public). */
+static const char *
+crl_issuer(const X509_CRL *crl, char *buf, int size)
+{
+	if (X509_NAME_oneline(X509_CRL_get_issuer(crl), buf, size) == NULL) {
+		ERR_clear_error();
+		snprintf(buf, (size_t)size, "?");
+	}
+	return buf;
+}
+
+/*
+ * Is crl signed by a certificate of the CA file: one whose subject is
+ * its issuer, and whose key verifies its signature?  Each such one is
+ * tried, for a CA renewed under the same name.  The store holds the CA
+ * file's certificates (load_ca) and the CRLs already taken, which are
+ * not certificates and are skipped.
+ */
+static int
+crl_signed(X509_STORE *store, X509_CRL *crl)
+{
+	STACK_OF(X509_OBJECT)	*objs = X509_STORE_get0_objects(store);
+	const X509_NAME		*issuer = X509_CRL_get_issuer(crl);
+	X509			*x;
+	EVP_PKEY		*pk;
+	int			 i;
+
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		if (x == NULL ||
+		    X509_NAME_cmp(X509_get_subject_name(x), issuer) != 0 ||
+		    (pk = X509_get0_pubkey(x)) == NULL)
+			continue;
+		if (X509_CRL_verify(crl, pk) == 1)
+			return 1;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+static int
+crl_check(X509_STORE *store, X509_CRL *crl, const char *path,
+    const char *ca, char *err, size_t errlen)
+{
+	const char	*why;
+	char		 issuer[256];
+
+	if (!crl_signed(store, crl)) {
+		snprintf(err, errlen, "%s: the CRL of %s is not signed by a "
+		    "certificate of %s", path, crl_issuer(crl, issuer,
+		    sizeof(issuer)), ca);
+		return -1;
+	}
+	if ((why = osslpem_crl_time(crl)) != NULL) {
+		snprintf(err, errlen, "%s: the CRL of %s %s", path,
+		    crl_issuer(crl, issuer, sizeof(issuer)), why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What a file of trust holds, one PEM block after another: take() reads
+ * the next one and adds it to the store (1), finds none left (0), or
+ * refuses it with err set (-1).
+ */
+struct trust_file {
+	const char	*path;
+	const char	*ca;		/* the CA file, for a CRL's message */
+	const char	*what;		/* "certificate", "CRL" */
+	int		(*take)(const struct trust_file *, X509_STORE *, BIO *,
+			    char *, size_t);
+};
+
 /* The CA file: every certificate in it is trusted, and nothing else. */
 static int
-load_ca(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+take_cert(const struct trust_file *f, X509_STORE *store, BIO *bio, char *err,
+    size_t errlen)
+{
+	X509	*x;
+	int	 rv = 1;
+
+	if ((x = PEM_read_bio_X509(bio, NULL, osslpem_no_passphrase, NULL)) ==
+	    NULL)
+		return 0;
+	if (X509_STORE_add_cert(store, x) != 1) {
+		snprintf(err, errlen, "%s: %s", f->path, osslpem_why());
+		rv = -1;
+	}
+	X509_free(x);
+	return rv;
+}
+
+/*
+ * The CRL file, after the CA file: one CRL or more, each checked
+ * (crl_check), or the file is refused whole.  The broker's certificate is
+ * then checked against the CRLs at each handshake: revoked, no CRL of its
+ * issuer, or that CRL expired since we started, and the handshake fails
+ * (fail closed).  The leaf only (X509_V_FLAG_CRL_CHECK, not _ALL): in our
+ * deployments a CA of the CA file signs the broker's certificate
+ * directly, so there is no intermediate to check, and _ALL would want a
+ * CRL of each root too.
+ */
+static int
+take_crl(const struct trust_file *f, X509_STORE *store, BIO *bio, char *err,
+    size_t errlen)
+{
+	X509_CRL	*crl;
+	int		 rv = 1;
+
+	if ((crl = PEM_read_bio_X509_CRL(bio, NULL, osslpem_no_passphrase,
+	    NULL)) == NULL)
+		return 0;
+	if (crl_check(store, crl, f->path, f->ca, err, errlen) == -1)
+		rv = -1;
+	else if (X509_STORE_add_crl(store, crl) != 1) {
+		snprintf(err, errlen, "%s: %s", f->path, osslpem_why());
+		rv = -1;
+	}
+	X509_CRL_free(crl);
+	return rv;
+}
+
+static int
+load_trust(SSL_CTX *ctx, const struct trust_file *f, char *err,
+    size_t errlen)
 {
 	X509_STORE	*store = SSL_CTX_get_cert_store(ctx);
-	X509		*x;
 	BIO		*bio;
 	char		*pem;
-	int		 n = 0, rv = -1;
+	int		 n = 0, r, rv = -1;
 
-	if ((pem = gw_pem_read(path, 0, err, errlen)) == NULL)
+	if ((pem = gw_pem_read(f->path, 0, err, errlen)) == NULL)
 		return -1;
 	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "%s: out of memory", f->path);
 		goto done;
 	}
-	while ((x = PEM_read_bio_X509(bio, NULL, osslpem_no_passphrase, NULL)) !=
-	    NULL) {
-		if (X509_STORE_add_cert(store, x) != 1) {
-			X509_free(x);
-			snprintf(err, errlen, "%s: %s", path, osslpem_why());
-			goto done;
-		}
-		X509_free(x);
+	while ((r = f->take(f, store, bio, err, errlen)) == 1)
 		n++;
-	}
+	if (r == -1)
+		goto done;
 	if (pem_end() == -1)
-		snprintf(err, errlen, "%s: a malformed certificate: %s", path,
-		    osslpem_why());
+		snprintf(err, errlen, "%s: a malformed %s: %s", f->path,
+		    f->what, osslpem_why());
 	else if (n == 0)
-		snprintf(err, errlen, "%s: no certificate", path);
+		snprintf(err, errlen, "%s: no %s", f->path, f->what);
 	else
 		rv = 0;
  done:
 	BIO_free(bio);
 	gw_pem_free(pem);
 	return rv;
+}
+
+static int
+load_ca(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	const struct trust_file	 f = { path, NULL, "certificate", take_cert };
+
+	return load_trust(ctx, &f, err, errlen);
+}
+
+static int
+load_crl(SSL_CTX *ctx, const char *path, const char *ca, char *err,
+    size_t errlen)
+{
+	const struct trust_file	 f = { path, ca, "CRL", take_crl };
+
+	if (load_trust(ctx, &f, err, errlen) == -1)
+		return -1;
+	if (X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
+	    X509_V_FLAG_CRL_CHECK) != 1) {
+		snprintf(err, errlen, "TLS: %s", osslpem_why());
+		return -1;
+	}
+	return 0;
 }
 
 /* The gateway's certificate, then any intermediates that follow it. */
@@ -260,6 +400,8 @@ context(const struct gw_conf *cf, struct gw_broker *b, char *err,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_RELEASE_BUFFERS);
 	if (load_ca(ctx, t->ca, err, errlen) == -1 ||
+	    (t->crl != NULL && load_crl(ctx, t->crl, t->ca, err,
+	    errlen) == -1) ||
 	    load_cert(ctx, t->cert, err, errlen) == -1 ||
 	    load_key(ctx, t->key, err, errlen) == -1)
 		goto fail;

@@ -8,7 +8,9 @@
  * The context speaks TLS 1.3 only, trusts the configured CA file and
  * nothing else (no system store), checks the broker's certificate for
  * the configured name (a DNS name, or an address in subjectAltName),
- * and presents the gateway's certificate and key.
+ * and presents the gateway's certificate and key.  With "crl", the
+ * broker's certificate must also not be revoked by a CRL of its CA, and
+ * that CRL must not have expired (checked at every handshake).
  */
 #ifndef DROMOS_GATEWAY_BROKERTLS_H
 #define DROMOS_GATEWAY_BROKERTLS_H
@@ -34,7 +36,9 @@ struct gw_broker {
 /*
  * Resolve, read and check every file, build the context: 0, or -1 with
  * the reason in err ("path: ...").  The private key is read into a
- * buffer that is wiped once OpenSSL has parsed it.
+ * buffer that is wiped once OpenSSL has parsed it.  Each CRL must be
+ * signed by a certificate of the CA file, issued already and not past
+ * its next update.
  */
 int	 gw_broker_open(const struct gw_conf *, struct gw_broker *,
 	    char *err, size_t errlen);

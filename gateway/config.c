@@ -298,9 +298,44 @@ broker_tls_free(struct gw_broker_tls *t)
 	conf_strfree(&t->cert);
 	conf_strfree(&t->key);
 	conf_strfree(&t->name);
+	conf_strfree(&t->crl);
 }
 
-/* broker tls "HOST:PORT" ca PATH certificate PATH key PATH [name NAME] */
+/* "name" was read: the name, a DNS name or an address, once. */
+static int
+broker_tls_name(struct conf *c, struct conf_stmt *st, struct gw_broker_tls *t)
+{
+	int	 line = conf_line(st);
+
+	if (t->name != NULL)
+		return conf_error(c, line, "\"broker tls\": duplicate "
+		    "\"name\"");
+	if (conf_string(c, st, &t->name) == -1)
+		return -1;
+	if (!dns_name_ok(t->name) && !ip_literal(t->name))
+		return conf_error(c, line, "\"broker tls\": \"name\": "
+		    "expected a DNS name or a numeric address");
+	return 0;
+}
+
+/* "crl" was read: the path of the CA's revocation lists, once. */
+static int
+broker_tls_crl(struct conf *c, struct conf_stmt *st, struct gw_broker_tls *t)
+{
+	if (t->crl != NULL)
+		return conf_error(c, conf_line(st), "\"broker tls\": duplicate "
+		    "\"crl\"");
+	if (!conf_more(st))
+		return conf_error(c, conf_line(st), "\"broker tls\": \"crl\": "
+		    "expected a path");
+	return conf_path(c, st, &t->crl);
+}
+
+/*
+ * broker tls "HOST:PORT" ca PATH certificate PATH key PATH
+ *     [name NAME] [crl PATH]
+ * The three files in that order; then the optional keywords, in any order.
+ */
 static int
 h_broker_tls(struct conf *c, struct conf_stmt *st,
     const struct conf_keyword *kw, void *base)
@@ -324,15 +359,15 @@ h_broker_tls(struct conf *c, struct conf_stmt *st,
 	    keyword_path(c, st, "certificate", &t.cert) == -1 ||
 	    keyword_path(c, st, "key", &t.key) == -1)
 		goto fail;
-	if (conf_word(st, "name")) {
-		line = conf_line(st);
-		if (conf_string(c, st, &t.name) == -1)
-			goto fail;
-		if (!dns_name_ok(t.name) && !ip_literal(t.name)) {
-			conf_error(c, line, "\"broker tls\": \"name\": "
-			    "expected a DNS name or a numeric address");
-			goto fail;
-		}
+	for (;;) {
+		if (conf_word(st, "name")) {
+			if (broker_tls_name(c, st, &t) == -1)
+				goto fail;
+		} else if (conf_word(st, "crl")) {
+			if (broker_tls_crl(c, st, &t) == -1)
+				goto fail;
+		} else
+			break;
 	}
 	broker_tls_free(&cf->broker_tls);
 	cf->broker_tls = t;
@@ -609,6 +644,8 @@ dump_broker_tls(const struct gw_broker_tls *t, FILE *fp)
 	dump_str(fp, " key ", t->key);
 	if (t->name != NULL)
 		dump_str(fp, " name ", t->name);
+	if (t->crl != NULL)
+		dump_str(fp, " crl ", t->crl);
 	fputc('\n', fp);
 }
 

@@ -9,6 +9,7 @@
  *	    or: broker tls "broker.internal:9443" ca "/etc/dromos/broker-ca.pem"
  *		certificate "/etc/dromos/gw-client.crt"
  *		key "/etc/dromos/gw-client.key" [name "broker.internal"]
+ *		[crl "/etc/dromos/broker-ca.crl"]
  *	broker timeout 30
  *	metrics listen "127.0.0.1:9102"
  *	cors origin "https://app.example"	(repeatable)
@@ -63,6 +64,7 @@ struct gw_broker_tls {
 	char		*cert;		/* the gateway's client certificate */
 	char		*key;		/* and its private key */
 	char		*name;		/* the name to verify; NULL: host */
+	char		*crl;		/* the CA's CRLs; NULL: none */
 };
 
 struct gw_conf {

@@ -5,9 +5,10 @@
  * that would refuse them.  The broker reads them again itself, with
  * GnuTLS; the checks here are OpenSSL's, which dromosd links already.
  *
- * A client CRL file must hold CRLs only of the client CAs, none expired:
- * the broker refuses every client while one is (fail closed), so one that
- * is already expired would make a broker that serves nobody.
+ * A client CRL file must hold CRLs only of the client CAs, each with dates
+ * that make it fit now (osslpem_crl_time(), the gateway's rule too): the
+ * broker refuses every client while one has expired (fail closed), so one
+ * that already has would make a broker that serves nobody.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,11 +130,11 @@ crl_issuer(X509_CRL *crl, STACK_OF(X509) *cas)
 	return NULL;
 }
 
-/* Every CRL of path parses, and is a client CA's, and is not expired. */
+/* Every CRL of path parses, and is a client CA's, and is fit now. */
 static int
 check_crls(struct tlscheck *t, const char *path, STACK_OF(X509) *cas)
 {
-	const ASN1_TIME	*next;
+	const char	*why;
 	X509_CRL	*crl;
 	BIO		*bio;
 	char		*buf, err[512];
@@ -149,14 +150,11 @@ check_crls(struct tlscheck *t, const char *path, STACK_OF(X509) *cas)
 	}
 	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
 		n++;
-		next = X509_CRL_get0_nextUpdate(crl);
 		if (crl_issuer(crl, cas) == NULL)
 			tls_error(t, "client crl %s: CRL %d is not signed by "
 			    "a certificate of the client ca file", path, n);
-		else if (next != NULL && X509_cmp_current_time(next) <= 0)
-			tls_error(t, "client crl %s: CRL %d expired (its next "
-			    "update was due); every client would be refused",
-			    path, n);
+		else if ((why = osslpem_crl_time(crl)) != NULL)
+			tls_error(t, "client crl %s: CRL %d %s", path, n, why);
 		else {
 			X509_CRL_free(crl);
 			continue;

@@ -13,8 +13,9 @@ What is checked: requests reach the broker and its answers come back
 kept-alive connections are reused; the broker closing idle connections and
 going away cost nothing but the requests made while it is away (503);
 certificates that do not verify (the broker's: wrong CA, wrong name or
-address; ours: refused by the broker) end in 503 and one warning that
-says why; `dromos-gateway -n` refuses bad broker statements and files.
+address, revoked by the CRL of `crl`; ours: refused by the broker) end in
+503 and one warning that says why; `dromos-gateway -n` refuses bad broker
+statements and files (CRLs expired or of another CA among them).
 The gateway runs as it does in production here: it drops to its user and
 loads its seccomp filter, so every system call of the TLS path is allowed
 by the gateway's policy or the test dies with it.
@@ -140,6 +141,12 @@ def pki():
         "gw_stranger": stranger.issue("gw", server=False),
         "gw_expired": ca.issue("gw-expired", server=False, days=-1),
     }
+    # CRLs: of the CA, revoking the broker's certificate or another one;
+    # expired; of the stranger CA.
+    p["crl_broker"] = ca.crl(revoked=(p["broker"][0],), name="crl-broker")
+    p["crl_other"] = ca.crl(revoked=(p["broker_other"][0],), name="crl-other")
+    p["crl_expired"] = ca.crl(name="crl-expired", expired=True)
+    p["crl_stranger"] = stranger.crl(name="crl-stranger")
     yield p
     shutil.rmtree(d, ignore_errors=True)
 
@@ -151,14 +158,14 @@ def broker(pki):
     b.stop()
 
 
-def broker_stmt(hostport, ca, cert_key, name=None):
+def broker_stmt(hostport, ca, cert_key, name=None, crl=None):
     s = f'broker tls "{hostport}" ca "{ca}" certificate "{cert_key[0]}" key "{cert_key[1]}"'
-    return s + (f' name "{name}"' if name else "")
+    return s + (f' name "{name}"' if name else "") + (f' crl "{crl}"' if crl else "")
 
 
-def gateway(pki, hostport, ca=None, client=None, name=None, extra=""):
+def gateway(pki, hostport, ca=None, client=None, name=None, extra="", crl=None):
     return Gateway(None, tls=False, broker=broker_stmt(
-        hostport, ca or pki["ca"], client or pki["gw"], name),
+        hostport, ca or pki["ca"], client or pki["gw"], name, crl),
         extra=NO_LIMITS + extra)
 
 
@@ -423,6 +430,63 @@ def test_gateway_cert_refused(pki):
         b.stop()
 
 
+def test_broker_cert_revoked(pki):
+    """The CRL of the CA revokes the broker's certificate: no handshake
+    completes, each request is 503, and the warning says it is revoked."""
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b.hostport, crl=pki["crl_broker"])
+    try:
+        line = refused(g, "handshake failed: certificate verify failed")
+        assert "certificate revoked" in line, line
+        assert b.stats()["handshakes"] == 0
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+def test_no_crl_of_the_brokers_issuer(pki):
+    """Both CAs trusted, a CRL of the other one only: fail closed."""
+    both = os.path.join(pki["dir"], "both-cas.pem")
+    with open(both, "w") as out:
+        for path in (pki["ca"], pki["stranger_ca"]):
+            with open(path) as f:
+                out.write(f.read())
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b.hostport, ca=both, crl=pki["crl_stranger"])
+    try:
+        line = refused(g, "handshake failed: certificate verify failed")
+        assert "unable to get certificate CRL" in line, line
+    finally:
+        g.cleanup()
+        b.stop()
+
+
+def test_crl_revoking_another_cert(pki):
+    """A CRL that revokes another certificate: the broker's passes; a new
+    CRL in the same file is read by the next gateway, not by this one."""
+    crl = os.path.join(pki["dir"], "crl-live.pem")
+    shutil.copy(pki["crl_other"], crl)
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b.hostport, crl=crl, name="broker.test")
+    g2 = None
+    try:
+        g.start()
+        for i in range(5):
+            assert call(g, "GET", f"/v1/token/crl{i}")[0] == 200
+        assert b.stats()["handshakes"] == 1
+        assert not warnings(g, "")
+        # The CA revokes the broker's certificate; a restart reads it.
+        shutil.copy(pki["crl_broker"], crl)
+        assert call(g, "GET", "/v1/token/crl-kept")[0] == 200
+        g2 = gateway(pki, b.hostport, crl=crl, name="broker.test")
+        assert "certificate revoked" in refused(g2, "certificate verify failed")
+    finally:
+        g.cleanup()
+        if g2:
+            g2.cleanup()
+        b.stop()
+
+
 def test_warnings_are_rate_limited(pki):
     """A broken broker makes one warning per ten seconds, with a count."""
     b = TLSBroker(pki["dir"], *pki["broker_other"], pki["ca"]).start()
@@ -507,6 +571,55 @@ def test_check_refuses(pki):
         assert rc == 1, (text, err)
         assert want in err, (text, err)
         assert "configuration OK" not in err
+
+
+def test_check_crl(pki):
+    """-n reads and checks the CRL file as at start; -n -v prints it."""
+    d, ca, gw = pki["dir"], pki["ca"], pki["gw"]
+    stmt = broker_stmt("127.0.0.1:9443", ca, gw, crl=pki["crl_other"])
+    rc, err, path = check(stmt + "\n", d)
+    assert (rc, err) == (0, "configuration OK")
+    r = subprocess.run([GATEWAY, "-n", "-v", "-f", path], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f'crl "{pki["crl_other"]}"' in r.stdout, r.stdout
+    # What -v printed reads back.
+    again = os.path.join(d, "again.conf")
+    with open(again, "w") as f:
+        f.write(r.stdout)
+    r2 = subprocess.run([GATEWAY, "-n", "-v", "-f", again], capture_output=True, text=True)
+    assert r2.returncode == 0, r2.stderr
+    assert r2.stdout == r.stdout
+
+    expired, stranger = pki["crl_expired"], pki["crl_stranger"]
+    cases = [
+        (expired, f'check.conf:3: "broker tls": {expired}: the CRL of '
+                  f'/CN=Dromos test ca has expired'),
+        (stranger, f'check.conf:3: "broker tls": {stranger}: the CRL of '
+                   f'/CN=Dromos test stranger is not signed by a certificate of {ca}'),
+        (os.path.join(d, "none.crl"), f"{d}/none.crl: No such file or directory"),
+        (ca, f"{ca}: no CRL"),
+    ]
+    for crl, want in cases:
+        rc, err, _ = check(broker_stmt("127.0.0.1:9443", ca, gw, crl=crl) + "\n", d)
+        assert rc == 1, (crl, err)
+        assert want in err, (crl, err)
+        assert "configuration OK" not in err
+    # A CRL of the stranger is good when the stranger is the CA.
+    rc, err, _ = check(broker_stmt("127.0.0.1:9443", pki["stranger_ca"], pki["gw_stranger"],
+                                   crl=stranger) + "\n", d)
+    assert (rc, err) == (0, "configuration OK")
+
+
+def test_start_refuses_an_expired_crl(pki):
+    g = Gateway(None, tls=False, broker=broker_stmt("127.0.0.1:9443", pki["ca"], pki["gw"],
+                                                    crl=pki["crl_expired"]))
+    try:
+        g.start(wait=False)
+        assert g.proc.wait(timeout=10) != 0
+        assert f'{pki["crl_expired"]}: the CRL of /CN=Dromos test ca has expired' in \
+            g.logtext()
+    finally:
+        g.cleanup()
 
 
 def test_start_refuses_what_check_refuses(pki):
@@ -652,6 +765,26 @@ def test_real_broker_leaves_no_secret_in_gateway_memory(pki, real, real_gw):
     assert _memory_contains(real_gw.proc.pid, needles) == set()
     # The scan sees what is there: this process has them all.
     assert _memory_contains(os.getpid(), needles) == set(needles)
+
+
+def test_real_broker_crl(pki, real):
+    """The real broker's certificate: refused once revoked, taken while the
+    CRL revokes another one."""
+    g = gateway(pki, f"127.0.0.1:{real.tls_port}", crl=pki["crl_other"])
+    try:
+        g.start()
+        st, hd, raw = call(g, "GET", "/v1/ready", token=None)
+        assert st == 200, raw
+        assert json.loads(raw)["database"] == "ok"
+        assert not warnings(g, "")
+    finally:
+        g.cleanup()
+    g = gateway(pki, f"127.0.0.1:{real.tls_port}", crl=pki["crl_broker"])
+    try:
+        line = refused(g, "handshake failed: certificate verify failed")
+        assert "certificate revoked" in line, line
+    finally:
+        g.cleanup()
 
 
 def test_real_broker_restart(real, real_gw):

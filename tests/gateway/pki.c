@@ -2,6 +2,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -139,30 +141,100 @@ test_pki_make(struct test_pki *p)
 	write_pem(p, files[5], NULL, kx);
 	p->good = server_ctx(srv, ks, ca1, TLS1_3_VERSION);
 	p->old = server_ctx(srv, ks, ca1, TLS1_2_VERSION);
-	X509_free(ca1);
-	X509_free(ca2);
-	X509_free(srv);
+	p->ca[0] = ca1;
+	p->ca[1] = ca2;
+	p->cakey[0] = k1;
+	p->cakey[1] = k2;
+	p->srv = srv;
 	X509_free(gw);
 	X509_free(gx);
-	EVP_PKEY_free(k1);
-	EVP_PKEY_free(k2);
 	EVP_PKEY_free(ks);
 	EVP_PKEY_free(kg);
 	EVP_PKEY_free(kx);
 }
 
+/* Both are copied. */
+static void
+crl_revoke(X509_CRL *crl, ASN1_INTEGER *serial, ASN1_TIME *when)
+{
+	X509_REVOKED	*r;
+
+	assert_non_null(r = X509_REVOKED_new());
+	assert_int_equal(X509_REVOKED_set_serialNumber(r, serial), 1);
+	assert_int_equal(X509_REVOKED_set_revocationDate(r, when), 1);
+	assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
+}
+
+const char *
+test_pki_crl(struct test_pki *p, const char *name, const struct test_crl *c)
+{
+	static char	 path[128];
+	ASN1_INTEGER	*nobody;
+	ASN1_TIME	*last, *next;
+	X509_CRL	*crl;
+	time_t		 now = time(NULL);
+	FILE		*fp;
+	int		 fd;
+
+	assert_non_null(crl = X509_CRL_new());
+	assert_int_equal(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl,
+	    X509_get_subject_name(p->ca[c->issuer])), 1);
+	assert_non_null(last = ASN1_TIME_adj(NULL, now, 0, c->last));
+	assert_non_null(next = ASN1_TIME_adj(NULL, now, 0, c->next));
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, last), 1);
+	if (!c->no_next)
+		assert_int_equal(X509_CRL_set1_nextUpdate(crl, next), 1);
+	assert_non_null(nobody = ASN1_INTEGER_new());
+	assert_int_equal(ASN1_INTEGER_set(nobody, 0x7fffffff), 1);
+	crl_revoke(crl, nobody, last);
+	if (c->revoke_srv)
+		crl_revoke(crl, X509_get_serialNumber(p->srv), last);
+	assert_int_equal(X509_CRL_sort(crl), 1);
+	assert_true(X509_CRL_sign(crl, p->cakey[c->signer], EVP_sha256()) > 0);
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0644)) != -1);
+	assert_non_null(fp = fdopen(fd, "a"));
+	assert_int_equal(PEM_write_X509_CRL(fp, crl), 1);
+	assert_int_equal(fclose(fp), 0);
+	ASN1_INTEGER_free(nobody);
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	X509_CRL_free(crl);
+	return path;
+}
+
+/* Every file of the directory (the CRLs are the tests'), then it. */
 void
 test_pki_free(struct test_pki *p)
 {
-	char	 path[128];
-	size_t	 i;
+	struct dirent	*e;
+	DIR		*d;
+	char		 path[sizeof(p->dir) + sizeof(e->d_name) + 1];
+	int		 i;
 
 	SSL_CTX_free(p->good);
 	SSL_CTX_free(p->old);
 	p->good = p->old = NULL;
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dir, files[i]);
-		unlink(path);
+	for (i = 0; i < 2; i++) {
+		X509_free(p->ca[i]);
+		EVP_PKEY_free(p->cakey[i]);
+		p->ca[i] = NULL;
+		p->cakey[i] = NULL;
+	}
+	X509_free(p->srv);
+	p->srv = NULL;
+	if ((d = opendir(p->dir)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", p->dir,
+			    e->d_name);
+			unlink(path);
+		}
+		closedir(d);
 	}
 	rmdir(p->dir);
 }

@@ -101,7 +101,7 @@ test_defaults(void **state)
 #define BASE	"listen \"127.0.0.1:80\"\ntls off\n"
 #define FILES	" ca \"/ca.pem\" certificate \"/gw.crt\" key \"/gw.key\""
 
-/* "broker tls": host and port, files, the name to verify. */
+/* "broker tls": host and port, files, the name to verify, a CRL. */
 static void
 test_broker_tls(void **state)
 {
@@ -110,21 +110,31 @@ test_broker_tls(void **state)
 		const char	*host;
 		const char	*port;
 		const char	*name;		/* gw_broker_name() */
+		const char	*crl;
 	} cases[] = {
 		{ "broker tls \"broker.internal:9443\"" FILES "\n",
-		    "broker.internal", "9443", "broker.internal" },
+		    "broker.internal", "9443", "broker.internal", NULL },
 		{ "broker tls \"10.0.0.5:443\"" FILES "\n",
-		    "10.0.0.5", "443", "10.0.0.5" },
+		    "10.0.0.5", "443", "10.0.0.5", NULL },
 		{ "broker tls \"[::1]:9443\"" FILES "\n",
-		    "::1", "9443", "::1" },
+		    "::1", "9443", "::1", NULL },
 		{ "broker tls \"10.0.0.5:9443\"" FILES " name "
 		    "\"broker.internal\"\n", "10.0.0.5", "9443",
-		    "broker.internal" },
+		    "broker.internal", NULL },
 		{ "broker tls \"b-1.example:1\"" FILES " name \"fd00::1\"\n",
-		    "b-1.example", "1", "fd00::1" },
+		    "b-1.example", "1", "fd00::1", NULL },
 		{ "broker tls \"localhost:65535\" \\\n  ca \"/ca.pem\" \\\n"
 		    "  certificate \"/gw.crt\" key \"/gw.key\"\n",
-		    "localhost", "65535", "localhost" },
+		    "localhost", "65535", "localhost", NULL },
+		/* "crl": a path, once, before or after "name". */
+		{ "broker tls \"h:1\"" FILES " crl \"/ca.crl\"\n", "h", "1",
+		    "h", "/ca.crl" },
+		{ "broker tls \"h:1\"" FILES " name \"b.example\" crl "
+		    "\"/ca.crl\"\n", "h", "1", "b.example", "/ca.crl" },
+		{ "broker tls \"h:1\"" FILES " crl \"/ca.crl\" name "
+		    "\"b.example\"\n", "h", "1", "b.example", "/ca.crl" },
+		{ "broker tls \"h:1\"" FILES " \\\n  crl /ca.crl\n", "h", "1",
+		    "h", "/ca.crl" },
 	};
 	struct gw_conf	 cf;
 	char		 err[512], text[512];
@@ -143,6 +153,10 @@ test_broker_tls(void **state)
 		assert_string_equal(cf.broker_tls.ca, "/ca.pem");
 		assert_string_equal(cf.broker_tls.cert, "/gw.crt");
 		assert_string_equal(cf.broker_tls.key, "/gw.key");
+		if (cases[i].crl == NULL)
+			assert_null(cf.broker_tls.crl);
+		else
+			assert_string_equal(cf.broker_tls.crl, cases[i].crl);
 		gw_config_free(&cf);
 	}
 }
@@ -252,6 +266,29 @@ test_errors(void **state)
 		    "gw.conf:3:" },
 		{ BASE "broker tls \"h:1\"" FILES "\\\n name \"a b\"\n",
 		    "gw.conf:4:" },
+		{ BASE "broker tls \"h:1\"" FILES " name \"a\" name \"b\"\n",
+		    "gw.conf:3: \"broker tls\": duplicate \"name\"" },
+		/* "crl": a path, absolute, once; after the three files. */
+		{ BASE "broker tls \"h:1\"" FILES " crl\n",
+		    "gw.conf:3: \"broker tls\": \"crl\": expected a path" },
+		{ BASE "broker tls \"h:1\"" FILES " name \"a\" crl\n",
+		    "gw.conf:3: \"broker tls\": \"crl\": expected a path" },
+		{ BASE "broker tls \"h:1\"" FILES " crl \"\"\n",
+		    "gw.conf:3: \"broker tls\": empty string" },
+		{ BASE "broker tls \"h:1\"" FILES " crl \"ca.crl\"\n",
+		    "gw.conf:3: \"broker tls\": \"ca.crl\" is not an absolute "
+		    "path" },
+		{ BASE "broker tls \"h:1\"" FILES " crl \"/a\" crl \"/b\"\n",
+		    "gw.conf:3: \"broker tls\": duplicate \"crl\"" },
+		{ BASE "broker tls \"h:1\"" FILES " crl \"/a\" name \"b\" "
+		    "crl \"/c\"\n", "gw.conf:3: \"broker tls\": duplicate" },
+		{ BASE "broker tls \"h:1\"" FILES " crl \"/a\" extra\n",
+		    "gw.conf:3: \"broker tls\": unexpected" },
+		{ BASE "broker tls \"h:1\" crl \"/a\"" FILES "\n",
+		    "gw.conf:3: \"broker tls\": expected \"ca\"" },
+		{ BASE "broker tls \"h:1\" ca \"/ca\" crl \"/a\" "
+		    "certificate \"/c\" key \"/k\"\n",
+		    "gw.conf:3: \"broker tls\": expected \"certificate\"" },
 	};
 	struct gw_conf	 cf;
 	char		 err[512];
@@ -308,6 +345,10 @@ test_dump_broker_tls(void **state)
 	static const char *const texts[] = {
 		BASE "broker tls \"[fd00::5]:9443\"" FILES "\n",
 		BASE "broker tls \"10.0.0.5:9443\"" FILES " name \"b.example\"\n",
+		BASE "broker tls \"h:1\"" FILES " crl \"/ca.crl\"\n",
+		BASE "broker tls \"h:1\"" FILES " crl \"/ca.crl\" name "
+		    "\"b.example\"\n",
+		BASE "broker tls \"h:1\"" FILES " crl \"/a \\\"b\\\\\"\n",
 		/* Quotes and backslashes in paths are escaped again. */
 		"listen \"127.0.0.1:80\"\ntls certificate \"/a\\\"b\" key "
 		    "\"/c\\\\d\"\nbroker tls \"h:1\" ca \"/e\\\"\" "
@@ -333,6 +374,13 @@ test_dump_broker_tls(void **state)
 		assert_string_equal(d1, d2);
 		assert_null(strstr(d1, "broker socket"));
 		assert_string_equal(gw_broker_name(&a), gw_broker_name(&b));
+		/* The CRL is dumped when given, and read back the same. */
+		assert_int_equal(a.broker_tls.crl == NULL,
+		    strstr(d1, " crl ") == NULL);
+		assert_int_equal(a.broker_tls.crl == NULL,
+		    b.broker_tls.crl == NULL);
+		if (a.broker_tls.crl != NULL)
+			assert_string_equal(a.broker_tls.crl, b.broker_tls.crl);
 		free(d1);
 		free(d2);
 		d1 = d2 = NULL;

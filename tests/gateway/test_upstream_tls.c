@@ -315,15 +315,14 @@ struct client {
 	struct gw_broker	 b;
 	struct upstream		*u;
 	char			 hostport[32], port[8];
-	char			 ca[96], cert[96], key[96];
+	char			 ca[96], cert[96], key[96], crl[128];
 };
 
+/* The "broker tls" statement of a client; crl NULL: none. */
 static void
-client_new(struct client *c, const char *cert, const char *name)
+client_conf(struct client *c, const char *cert, const char *name,
+    const char *crl)
 {
-	struct up_tls	 t;
-	char		 err[512];
-
 	memset(c, 0, sizeof(*c));
 	snprintf(c->port, sizeof(c->port), "%d", ts.port);
 	snprintf(c->hostport, sizeof(c->hostport), "127.0.0.1:%d", ts.port);
@@ -337,6 +336,20 @@ client_new(struct client *c, const char *cert, const char *name)
 	c->cf.broker_tls.cert = c->cert;
 	c->cf.broker_tls.key = c->key;
 	c->cf.broker_tls.name = (char *)(uintptr_t)name;
+	if (crl != NULL) {
+		snprintf(c->crl, sizeof(c->crl), "%s", crl);
+		c->cf.broker_tls.crl = c->crl;
+	}
+}
+
+static void
+client_new_crl(struct client *c, const char *cert, const char *name,
+    const char *crl)
+{
+	struct up_tls	 t;
+	char		 err[512];
+
+	client_conf(c, cert, name, crl);
 	if (gw_broker_open(&c->cf, &c->b, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	memset(&t, 0, sizeof(t));
@@ -346,6 +359,12 @@ client_new(struct client *c, const char *cert, const char *name)
 	t.sni = c->b.sni;
 	t.label = c->b.label;
 	assert_non_null(c->u = upstream_new_tls(&t, 3000, 4));
+}
+
+static void
+client_new(struct client *c, const char *cert, const char *name)
+{
+	client_new_crl(c, cert, name, NULL);
 }
 
 static void
@@ -638,6 +657,153 @@ test_tls_next_address(void **state)
 	client_free(&c);
 }
 
+/* CRLs (tests/gateway/pki.c): times in seconds from now. */
+#define DAY	86400L
+static const struct test_crl crl_good = { 0, 0, 0, -3600, DAY, 0 };
+static const struct test_crl crl_revoking = { 0, 0, 1, -3600, DAY, 0 };
+
+/* A CRL of ca1 that revokes the broker's certificate: no handshake. */
+static void
+test_tls_crl_revoked(void **state)
+{
+	struct up_response	 r;
+	struct client		 c;
+
+	(void)state;
+	set_tmode(T_PLAIN, ts.pki.good);
+	client_new_crl(&c, "gw", NULL, test_pki_crl(&ts.pki, "revoked.crl",
+	    &crl_revoking));
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	assert_int_equal(counter(&ts.handshakes), 0);
+	client_free(&c);
+}
+
+/*
+ * A CRL of ca1 that revokes another certificate: the broker's passes,
+ * and its connection is kept.  With a second CRL of ca1 in the file too.
+ */
+static void
+test_tls_crl_not_revoked(void **state)
+{
+	struct client	 c;
+	const char	*path;
+
+	(void)state;
+	set_tmode(T_PLAIN, ts.pki.good);
+	client_new_crl(&c, "gw", "broker.test", test_pki_crl(&ts.pki,
+	    "good.crl", &crl_good));
+	expect(&c, "GET", "ok", 0);
+	expect(&c, "GET", "ok", 1);
+	assert_int_equal(counter(&ts.handshakes), 1);
+	client_free(&c);
+
+	set_tmode(T_PLAIN, ts.pki.good);
+	(void)test_pki_crl(&ts.pki, "two.crl", &crl_good);
+	path = test_pki_crl(&ts.pki, "two.crl", &crl_good);
+	client_new_crl(&c, "gw", NULL, path);
+	expect(&c, "GET", "ok", 0);
+	client_free(&c);
+}
+
+/*
+ * Fail closed: a CRL that expires while the gateway runs refuses the
+ * handshakes made after (the server closes each connection after its
+ * answer, so that the next request makes one).
+ */
+static void
+test_tls_crl_expires(void **state)
+{
+	static const struct test_crl	 soon = { 0, 0, 0, -3600, 2, 0 };
+	struct up_response		 r;
+	struct client			 c;
+
+	(void)state;
+	set_tmode(T_IDLE_CLOSE, ts.pki.good);
+	client_new_crl(&c, "gw", NULL, test_pki_crl(&ts.pki, "soon.crl",
+	    &soon));
+	expect(&c, "GET", "ok", 0);
+	wait_answered(1);
+	sleep(3);
+	assert_int_equal(ask(&c, "GET", "/ready", NULL, 0, &r, NULL),
+	    UP_ECONNECT);
+	assert_int_equal(counter(&ts.handshakes), 1);
+	client_free(&c);
+}
+
+/* gw_broker_open refuses the CRL file, naming it, with why. */
+static void
+crl_refused(const char *path, const char *why)
+{
+	struct client	 c;
+	char		 err[512];
+
+	client_conf(&c, "gw", NULL, path);
+	if (gw_broker_open(&c.cf, &c.b, err, sizeof(err)) != -1) {
+		gw_broker_close(&c.b);
+		fail_msg("accepted: %s (%s)", path, why);
+	}
+	assert_null(c.b.ctx);
+	if (strncmp(err, path, strlen(path)) != 0 || strstr(err, why) == NULL)
+		fail_msg("got \"%s\", want \"%s: ...%s...\"", err, path, why);
+}
+
+/* Each bad CRL file is refused at load, before any connection. */
+static void
+test_tls_crl_refused(void **state)
+{
+	static const struct {
+		const char		*name;
+		struct test_crl		 crl;
+		const char		*why;
+	} cases[] = {
+		/* ca2's, which the CA file does not hold. */
+		{ "ca2.crl", { 1, 1, 0, -3600, DAY, 0 },
+		    "the CRL of /CN=test ca2 is not signed by a certificate "
+		    "of " },
+		/* In ca1's name, signed with ca2's key. */
+		{ "forged.crl", { 0, 1, 1, -3600, DAY, 0 },
+		    "the CRL of /CN=test ca1 is not signed by a certificate" },
+		{ "expired.crl", { 0, 0, 0, -2 * DAY, -DAY, 0 },
+		    "the CRL of /CN=test ca1 has expired" },
+		{ "future.crl", { 0, 0, 0, 3600, DAY, 0 }, "not valid yet" },
+		{ "nonext.crl", { 0, 0, 0, -3600, 0, 1 }, "has no next update" },
+	};
+	char		 path[128], ca2[128];
+	const char	*p;
+	FILE		*fp;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		crl_refused(test_pki_crl(&ts.pki, cases[i].name,
+		    &cases[i].crl), cases[i].why);
+
+	/* A good CRL, then an expired one: the file is refused whole. */
+	(void)test_pki_crl(&ts.pki, "mixed.crl", &crl_good);
+	crl_refused(test_pki_crl(&ts.pki, "mixed.crl", &cases[2].crl),
+	    "has expired");
+
+	/* The message names the CA file the issuer was looked for in. */
+	snprintf(ca2, sizeof(ca2), "%s/ca2.crl", ts.pki.dir);
+	crl_refused(ca2, "ca1.pem");
+
+	/* No CRL: a certificate; nothing at all; a broken one. */
+	snprintf(path, sizeof(path), "%s/ca1.pem", ts.pki.dir);
+	crl_refused(path, "no CRL");
+	snprintf(path, sizeof(path), "%s/none.crl", ts.pki.dir);
+	crl_refused(path, "No such file");
+	p = test_pki_crl(&ts.pki, "broken.crl", &crl_good);
+	snprintf(path, sizeof(path), "%s", p);
+	assert_non_null(fp = fopen(path, "r+"));
+	assert_int_equal(fseek(fp, 40, SEEK_SET), 0);
+	assert_true(fputs("!!!!", fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	crl_refused(path, "a malformed CRL");
+}
+
 int
 run_upstream_tls_tests(void)
 {
@@ -650,6 +816,10 @@ run_upstream_tls_tests(void)
 		cmocka_unit_test(test_tls_refused),
 		cmocka_unit_test(test_tls_nobody),
 		cmocka_unit_test(test_tls_next_address),
+		cmocka_unit_test(test_tls_crl_revoked),
+		cmocka_unit_test(test_tls_crl_not_revoked),
+		cmocka_unit_test(test_tls_crl_expires),
+		cmocka_unit_test(test_tls_crl_refused),
 	};
 
 	return cmocka_run_group_tests_name("upstream_tls", tests, tls_up,
