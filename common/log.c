@@ -213,7 +213,7 @@ line_flush(struct line *l)
 {
 	l->buf[l->len++] = '\n';
 	write_all(l->buf, l->len);
-	explicit_bzero(l->buf, sizeof(l->buf));
+	explicit_bzero(l->buf, l->len);		/* what was written to it */
 	l->len = 0;
 }
 

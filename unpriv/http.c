@@ -905,8 +905,8 @@ static void http_mhdlog(void *, const char *, va_list)
 
 /*
  * Messages that say nothing is wrong, or nothing we have not said better.
- * The unix-domain sockets, which libmicrohttpd only learns by trying TCP
- * options on each new connection and failing, cost three a connection.
+ * On the unix-domain sockets libmicrohttpd tries TCP options and fails,
+ * three messages for every response (it never learns).
  * Every failed TLS handshake gets the same message, whatever failed and
  * with no client named: tls_verify() and tls_closed() say which and who.
  */
@@ -934,6 +934,12 @@ http_mhdlog(void *cls, const char *fmt, va_list ap)
 	size_t	 n;
 
 	(void)cls;
+	/*
+	 * The noise starts with its format's text, and comes with every
+	 * response on a unix socket: not even formatted unless it is shown.
+	 */
+	if (log_getverbose() == 0 && mhd_noise(fmt))
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
