@@ -91,6 +91,14 @@ class Broker(BaseHTTPRequestHandler):
         sys.stderr.write("tlsbroker: " + (fmt % args) + "\n")
 
     def answer(self, status, doc):
+        # Counted before the answer goes: once the gateway has it, a test
+        # may ask for the stats at once.
+        with lock:
+            stats["requests"] += 1
+            stats["last"] = {
+                "method": self.command, "path": self.path,
+                "authorization": self.headers.get("Authorization"),
+                "request_id": self.headers.get("X-Request-Id")}
         body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -98,12 +106,6 @@ class Broker(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        with lock:
-            stats["requests"] += 1
-            stats["last"] = {
-                "method": self.command, "path": self.path,
-                "authorization": self.headers.get("Authorization"),
-                "request_id": self.headers.get("X-Request-Id")}
 
     def do_GET(self):
         if self.path == "/ready":
