@@ -113,14 +113,17 @@ static const struct kh_dispatch {
 };
 
 static volatile sig_atomic_t	 kh_quit;
+static volatile sig_atomic_t	 kh_hup;
 
 static void	kh_hangup(struct keyholder *);
 
 static void
 kh_sighandler(int sig)
 {
-	(void)sig;
-	kh_quit = 1;
+	if (sig == SIGHUP)
+		kh_hup = 1;
+	else
+		kh_quit = 1;
 }
 
 static void
@@ -683,6 +686,16 @@ keyholder_loop(struct keyholder *kh)
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
 		n = ppoll(&pfd, 1, &ts, &empty);
+		if (kh_hup) {
+			/*
+			 * Not a stop (a log rotation's signal must not take
+			 * the appliance down), and nothing to reload: the
+			 * sandbox opens no file.
+			 */
+			kh_hup = 0;
+			log_info("SIGHUP ignored: the configuration is read "
+			    "at start only, and the audit log is not reopened");
+		}
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -67,6 +67,20 @@ def test_audit_log_verifies_offline(app):
     assert f"line {k + 1}" in r.stderr
 
 
+def test_sighup_is_not_a_stop(app):
+    # A log rotation's SIGHUP must not take the appliance down.
+    os.kill(app.proc.pid, signal.SIGHUP)
+    wait_for(lambda: "SIGHUP ignored" in app.logtext(), 5, "the SIGHUP logged")
+    assert app.proc.poll() is None
+    st, body = app.json("GET", "/health")
+    assert st == 200 and body["keyholder"] == "ok"
+    # The audit chain goes on in the same file and still verifies.
+    assert app.stop() == 0
+    pub = ctl("audit", "pubkey", "-k", app.key).stdout.strip()
+    r = ctl("audit", "verify", app.audit, "--pubkey", pub, check=False)
+    assert r.returncode == 0, r.stderr
+
+
 def test_broker_death_ends_keyholder(app):
     pid = app.broker_pid()
     assert pid
