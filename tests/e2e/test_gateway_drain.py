@@ -105,8 +105,9 @@ class Held:
         self.t.join(30)
 
 
-def test_drain_answers_in_flight_then_exits(app, tokens):
-    with Gateway(app, tls=False) as g:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_drain_answers_in_flight_then_exits(app, tokens, threads):
+    with Gateway(app, tls=False, extra=f"threads {threads}\n") as g:
         g.start()
         kept = g.connection()
         kept.request("GET", "/v1/health")
@@ -116,13 +117,16 @@ def test_drain_answers_in_flight_then_exits(app, tokens):
         with Held(app, g, tokens["reader"]) as held:
             g.proc.send_signal(signal.SIGTERM)
             wait_for(lambda: refused(g.port), 5, "the listener closed")
-            # Still serving what it has: the kept-alive client is answered
-            # and told to close.
-            kept.request("GET", "/v1/health")
-            r = kept.getresponse()
-            r.read()
-            assert r.status == 200
-            assert r.getheader("Connection") == "close"
+            if threads == 1:
+                # The loop that holds the read serves what it has: the
+                # kept-alive client is answered and told to close.  (With
+                # several loops, the kept connection's loop may have had
+                # nothing in flight, ended, and closed it, idle.)
+                kept.request("GET", "/v1/health")
+                r = kept.getresponse()
+                r.read()
+                assert r.status == 200
+                assert r.getheader("Connection") == "close"
             kept.close()
             time.sleep(0.3)
             assert g.proc.poll() is None, "exited with a request in flight"
