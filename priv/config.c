@@ -64,6 +64,9 @@ static const struct conf_keyword keywords[] = {
 	{ .phrase = "keyring rotate after", .parse = conf_set_number,
 	    .off = F(rotate_after), .min = 1, .max = CONFIG_ROTATE_MAX,
 	    .unit = "seals" },
+	{ .phrase = "access log keep", .parse = conf_set_number,
+	    .off = F(access_keep), .min = 1, .max = KH_KEEP_DAYS_MAX,
+	    .unit = "days" },
 	{ .phrase = "metrics listen", .parse = kw_metrics,
 	    .off = F(metrics_listen) },
 	{ .phrase = "public url", .parse = kw_public_url,
@@ -870,6 +873,9 @@ config_dump(const struct dromos_conf *cf, FILE *fp)
 	dump_line(fp, "broker path", cf->broker_path);
 	fprintf(fp, "keyring rotate after %llu seals\n",
 	    (unsigned long long)cf->rotate_after);
+	if (cf->access_keep != 0)
+		fprintf(fp, "access log keep %llu days\n",
+		    (unsigned long long)cf->access_keep);
 	dump_line(fp, "metrics listen", cf->metrics_listen);
 	if (cf->tls_listen != NULL) {
 		fputs("listen tls ", fp);

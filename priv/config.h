@@ -64,6 +64,7 @@ struct dromos_conf {
 	char			*user_broker;
 	char			*broker_path;	/* the dromos-broker binary */
 	uint64_t		 rotate_after;	/* seals per key version */
+	uint64_t		 access_keep;	/* days of access_log; 0: all */
 	char			*metrics_listen; /* host:port; NULL: none */
 	/* The broker's API over TCP and mutual TLS ("listen tls"). */
 	char			*tls_listen;	/* host:port; NULL: none */

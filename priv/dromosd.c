@@ -266,7 +266,8 @@ send_config(struct imsgbuf *ibuf, const struct dromos_conf *conf, int verbose)
 	    imsg_add_string(m, opt(conf->tls_cert)) == -1 ||
 	    imsg_add_string(m, opt(conf->tls_key)) == -1 ||
 	    imsg_add_string(m, opt(conf->tls_ca)) == -1 ||
-	    imsg_add_string(m, opt(conf->tls_crl)) == -1)
+	    imsg_add_string(m, opt(conf->tls_crl)) == -1 ||
+	    imsg_add_u32(m, (uint32_t)conf->access_keep) == -1)
 		fatalx("cannot build the broker's configuration");
 	if (imsg_close(ibuf, m) == -1 || imsgbuf_flush(ibuf) == -1)
 		fatal("send configuration to the broker");

@@ -41,6 +41,7 @@
 #define KH_CONF_MAX		(8192 + KH_RETURNS_MAX + 5 * KH_TLS_PATH_MAX)
 #define KH_RETURNS_MAX		4096	/* allowed return URLs */
 #define KH_TLS_PATH_MAX		512	/* a TLS file's path, with its NUL */
+#define KH_KEEP_DAYS_MAX	36500	/* days of access_log kept, at most */
 
 enum kh_type {
 	/* broker -> keyholder */
@@ -128,7 +129,8 @@ enum kh_metric {
  *	its private key file, string its client CA file (the three absolute
  *	paths, shorter than KH_TLS_PATH_MAX, all "" when there is no TLS
  *	listener; the broker reads them itself, before its sandbox), string
- *	its client CRL file (the same, or "" for none)
+ *	its client CRL file (the same, or "" for none), u32 the days of
+ *	access_log to keep (0: all; at most 36500)
  */
 
 #endif /* DROMOS_KHPROTO_H */

@@ -59,11 +59,13 @@ struct accesslog {
 	uint64_t		 inhand;	/* the writer has [.., inhand) */
 	uint64_t		 dropped;
 	int64_t			 retry_at;	/* monotonic ms; 0: none */
+	int64_t			 prune_at;	/* monotonic ms; 0: never */
 	int			 stop;
 
 	/* The writer's own. */
 	pthread_t		 thread;
 	struct db_pool		*db;
+	unsigned int		 keep_days;
 	struct line		*batch;
 	struct store_access_row	*rows;
 	uint64_t		 reported;	/* dropped, as last logged */
@@ -98,18 +100,28 @@ wait_until(struct accesslog *al, int64_t ms)
 	(void)pthread_cond_timedwait(&al->cv, &al->mtx, &ts);
 }
 
+static int
+prune_due(const struct accesslog *al)
+{
+	return al->prune_at != 0 && mono_ms() >= al->prune_at;
+}
+
 /*
- * Until there is something to write: a full batch, or a line that has
- * waited ACCESSLOG_FLUSH_MS, and no retry pending; or the end.  Locked.
+ * Until there is something to do: a full batch, or a line that has
+ * waited ACCESSLOG_FLUSH_MS, and no retry pending; a prune; or the end.
+ * Locked.
  */
 static void
 wait_due(struct accesslog *al)
 {
 	int64_t	 due;
 
-	while (!al->stop) {
+	while (!al->stop && !prune_due(al)) {
 		if (al->head == al->tail) {
-			pthread_cond_wait(&al->cv, &al->mtx);
+			if (al->prune_at != 0)
+				wait_until(al, al->prune_at);
+			else
+				pthread_cond_wait(&al->cv, &al->mtx);
 			continue;
 		}
 		due = al->ring[al->head % ACCESSLOG_QUEUE].queued +
@@ -118,10 +130,38 @@ wait_due(struct accesslog *al)
 			due = 0;
 		if (due < al->retry_at)
 			due = al->retry_at;
+		if (al->prune_at != 0 && al->prune_at < due)
+			due = al->prune_at;
 		if (mono_ms() >= due)
 			return;
 		wait_until(al, due);
 	}
+}
+
+/*
+ * One delete of rows past their age.  Unlocked.  When it took as many as
+ * it may, more are left: the next comes after a second (queued lines are
+ * written in between), else after ACCESSLOG_PRUNE_MS.
+ */
+static int64_t
+prune(struct accesslog *al)
+{
+	long	 n;
+
+	if (store_access_log_prune(al->db, al->keep_days,
+	    ACCESSLOG_PRUNE_ROWS, &n) != STORE_OK) {
+		log_warnx("access_log: rows older than %u days not deleted "
+		    "(the database is unavailable); trying again later",
+		    al->keep_days);
+		return mono_ms() + RETRY_MS * 60;
+	}
+	if (n > 0) {
+		metrics_accesslog(MX_ALOG_PRUNED, (uint64_t)n);
+		log_info("access_log: %ld rows older than %u days deleted", n,
+		    al->keep_days);
+	}
+	return mono_ms() + (n >= ACCESSLOG_PRUNE_ROWS ? RETRY_MS :
+	    ACCESSLOG_PRUNE_MS);
 }
 
 static void
@@ -222,13 +262,20 @@ writer(void *arg)
 {
 	struct accesslog	*al = arg;
 	uint64_t		 dropped;
+	int64_t			 next;
 
 	pthread_mutex_lock(&al->mtx);
 	for (;;) {
 		wait_due(al);
 		if (al->head == al->tail && al->stop)
 			break;
-		if (al->head != al->tail)
+		if (!al->stop && prune_due(al)) {
+			pthread_mutex_unlock(&al->mtx);
+			next = prune(al);
+			pthread_mutex_lock(&al->mtx);
+			al->prune_at = next;
+		}
+		if (al->head != al->tail && (al->stop || !prune_due(al)))
 			write_round(al);
 		dropped = al->dropped;
 		pthread_mutex_unlock(&al->mtx);
@@ -251,7 +298,7 @@ al_free(struct accesslog *al)
 }
 
 struct accesslog *
-accesslog_start(struct db_pool *db)
+accesslog_start(struct db_pool *db, unsigned int keep_days)
 {
 	pthread_condattr_t	 ca;
 	struct accesslog	*al;
@@ -271,6 +318,8 @@ accesslog_start(struct db_pool *db)
 		return NULL;
 	}
 	al->db = db;
+	al->keep_days = keep_days;
+	al->prune_at = keep_days != 0 ? mono_ms() : 0;	/* at once */
 	/* Timed waits on the monotonic clock, like the queue's times. */
 	if (pthread_condattr_init(&ca) != 0 ||
 	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||

@@ -14,6 +14,12 @@
  * read goes unrecorded.  Changes (capture, delete, revoke, consent,
  * refresh) are not queued: their lines are written by the request itself.
  *
+ * With "access log keep N days" (keep_days), the same thread deletes rows
+ * older than that: at start, then every ACCESSLOG_PRUNE_MS, in deletes
+ * of at most ACCESSLOG_PRUNE_ROWS rows (sooner again while more are left),
+ * so that the table does not grow for ever and no delete holds its locks
+ * long.  Rows of any operation go, not only the queued reads.
+ *
  * When the queue is full the oldest line is dropped: counted, and logged
  * (once per write).  While the database is unreachable the lines are kept
  * and written later, within the same bound.  At shutdown the queue is
@@ -27,12 +33,18 @@
 #define ACCESSLOG_QUEUE		8192	/* lines held at most */
 #define ACCESSLOG_BATCH		1024	/* lines per INSERT, at most */
 #define ACCESSLOG_FLUSH_MS	100	/* longest wait of a line, normally */
+#define ACCESSLOG_PRUNE_MS	(10 * 60 * 1000)	/* between prunes */
+#define ACCESSLOG_PRUNE_ROWS	10000	/* rows per delete, at most */
 
 struct accesslog;
 struct db_pool;
 
-/* Start the writer thread over pool.  NULL (logged) on failure. */
-struct accesslog	*accesslog_start(struct db_pool *);
+/*
+ * Start the writer thread over pool; keep_days: delete older rows (0:
+ * keep all).  NULL (logged) on failure.
+ */
+struct accesslog	*accesslog_start(struct db_pool *,
+			    unsigned int keep_days);
 /* Write what is queued, stop the thread, free.  NULL is fine. */
 void			 accesslog_stop(struct accesslog *);
 

@@ -244,7 +244,8 @@ caches_follow(struct broker *b)
  * what it holds, and the access-log writer.
  */
 static void
-database_start(struct broker *b, const char *conninfo, unsigned int n)
+database_start(struct broker *b, const char *conninfo, unsigned int n,
+    unsigned int keep_days)
 {
 	if ((b->db = store_pool_new(conninfo, n)) == NULL)
 		fatalx("cannot set up the database pool");
@@ -259,7 +260,7 @@ database_start(struct broker *b, const char *conninfo, unsigned int n)
 	    (b->conns = cache_connections_new()) == NULL)
 		fatalx("cannot set up the caches");
 	caches_follow(b);
-	if ((b->alog = accesslog_start(b->db)) == NULL)
+	if ((b->alog = accesslog_start(b->db, keep_days)) == NULL)
 		fatalx("cannot start the access-log writer");
 }
 
@@ -486,7 +487,8 @@ main(int argc, char *argv[])
 	snprintf(broker.public_url, sizeof(broker.public_url), "%s",
 	    cf.public_url);
 	snprintf(broker.returns, sizeof(broker.returns), "%s", cf.returns);
-	database_start(&broker, cf.database, nthreads + DB_EXTRA);
+	database_start(&broker, cf.database, nthreads + DB_EXTRA,
+	    cf.access_keep);
 	if ((srv = http_start("api", lfd, api_routes, api_nroutes, &broker,
 	    nthreads)) == NULL)
 		fatalx("cannot serve HTTP");

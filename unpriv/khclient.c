@@ -1211,7 +1211,9 @@ config_decode(struct imsg *imsg, struct kh_config *cf)
 	(void)imsg_read_string(&r, cf->tls_key, sizeof(cf->tls_key));
 	(void)imsg_read_string(&r, cf->tls_ca, sizeof(cf->tls_ca));
 	(void)imsg_read_string(&r, cf->tls_crl, sizeof(cf->tls_crl));
+	(void)imsg_read_u32(&r, &cf->access_keep);
 	if (imsg_read_end(&r) == -1 || !path_ok(cf->listen, 0) ||
+	    cf->access_keep > KH_KEEP_DAYS_MAX ||
 	    !tls_ok(cf) ||
 	    (cf->metrics[0] != '\0' &&
 	    addr_parse_local(cf->metrics, NULL, NULL) != ADDR_LOOPBACK) ||

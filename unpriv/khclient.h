@@ -80,6 +80,7 @@ struct kh_config {
 	char		 tls_key[KH_TLS_PATH_MAX];
 	char		 tls_ca[KH_TLS_PATH_MAX];
 	char		 tls_crl[KH_TLS_PATH_MAX];	/* "": none */
+	uint32_t	 access_keep;		/* days of access_log; 0: all */
 };
 
 /* KH_R_STATUS. */

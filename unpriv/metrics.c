@@ -63,6 +63,7 @@ static const char *const alog_names[MX_ALOG_N] = {
 	[MX_ALOG_WRITTEN] = "written",
 	[MX_ALOG_FAILED] = "failed",
 	[MX_ALOG_DROPPED] = "dropped",
+	[MX_ALOG_PRUNED] = "pruned",
 };
 /* enum kh_type, by value. */
 static const char *const kh_type_names[KH_TYPE_LAST + 1] = {
@@ -389,8 +390,9 @@ render_broker(FILE *fp)
 	    0, sizeof(refreshes) / sizeof(refreshes[0]));
 	render_by(fp, "dromos_broker_accesslog_rows_total", "Queued access "
 	    "log rows (credential reads) written, refused by the database, or "
-	    "dropped because the queue was full.", "outcome", alog_names, alog,
-	    0, MX_ALOG_N);
+	    "dropped because the queue was full; and rows deleted for their "
+	    "age (access log keep).", "outcome", alog_names, alog, 0,
+	    MX_ALOG_N);
 	render_caches(fp);
 }
 

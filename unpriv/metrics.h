@@ -71,6 +71,7 @@ enum mx_alog {
 	MX_ALOG_WRITTEN,	/* rows the queue's writer stored */
 	MX_ALOG_FAILED,		/* rows the database refused */
 	MX_ALOG_DROPPED,	/* rows lost: the queue was full */
+	MX_ALOG_PRUNED,		/* rows deleted: older than "access log keep" */
 	MX_ALOG_N
 };
 void	 metrics_accesslog(enum mx_alog, uint64_t n);

@@ -68,6 +68,7 @@ enum stmt {
 	S_CONN_DELETE,
 	S_ACCESS_LOG,
 	S_ACCESS_LOG_BATCH,
+	S_ACCESS_LOG_PRUNE,
 	S_CSESSION_INSERT,
 	S_CSESSION_GET,
 	S_OSESSION_INSERT,
@@ -174,6 +175,14 @@ static const struct db_stmt stmts[S_COUNT] = {
 	    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
 	    " $5::text[], $6::text[])"
 	    " AS u(at, client, connection, operation, outcome, request_id)" },
+	/*
+	 * Rows older than $1 days, at most $2 of them: the BRIN index on
+	 * `at` finds them, and a bounded delete holds its locks briefly.
+	 */
+	[S_ACCESS_LOG_PRUNE] = { "access_log_prune", 2,
+	    "DELETE FROM access_log WHERE ctid = ANY (ARRAY("
+	    "SELECT ctid FROM access_log"
+	    " WHERE at < now() - $1::int * interval '1 day' LIMIT $2::int))" },
 
 	/* Connect sessions: only the token's hash is kept. */
 	[S_CSESSION_INSERT] = { "csession_insert", 8,
@@ -1141,6 +1150,29 @@ store_access_log_batch(struct db_pool *p, const struct store_access_row *rows,
 	for (k = 0; k < sizeof(a) / sizeof(a[0]); k++)
 		free(a[k].buf);
 	return rv;
+}
+
+int
+store_access_log_prune(struct db_pool *p, unsigned int days, long limit,
+    long *deleted)
+{
+	struct q	 q;
+	PGresult	*r;
+	const char	*s;
+	int		 rv;
+
+	*deleted = 0;
+	if (days == 0 || limit <= 0)
+		return STORE_INVALID;
+	q_init(&q);
+	q_int(&q, days);
+	q_int(&q, limit);
+	if ((rv = exec_pool(p, S_ACCESS_LOG_PRUNE, &q, &r)) != STORE_OK)
+		return rv;
+	s = PQcmdTuples(r);
+	*deleted = s[0] != '\0' ? strtol(s, NULL, 10) : 0;
+	PQclear(r);
+	return STORE_OK;
 }
 
 /* Connect sessions. */

@@ -159,6 +159,9 @@ struct store_access_row {
 };
 int	 store_access_log_batch(struct db_pool *,
 	    const struct store_access_row *, size_t n);
+/* Delete up to limit rows older than days days; *deleted says how many. */
+int	 store_access_log_prune(struct db_pool *, unsigned int days,
+	    long limit, long *deleted);
 
 /*
  * Connect sessions (step 4): a client's short-lived grant for an end

@@ -478,3 +478,42 @@ def test_audit_write_failure_counted(pgdb):
             shutil.rmtree(app.dir, ignore_errors=True)
         subprocess.run(["umount", mnt], check=False)
         os.rmdir(mnt)
+
+
+def test_access_log_keep_prunes_old_rows(pgdb):
+    """"access log keep N days": the broker deletes older rows of
+    access_log when it starts (and every ten minutes), counts them, and
+    keeps the younger ones."""
+    port = free_port()
+    app = Appliance(pgdb, extra_conf=f'metrics listen "127.0.0.1:{port}"\n')
+    try:
+        app.start()     # the schema
+        app.stop()
+        db = psycopg2.connect(pgdb)
+        db.autocommit = True
+        cur = db.cursor()
+        cur.execute("INSERT INTO access_log (at, operation, outcome)"
+                    " SELECT now() - interval '40 days', 'token', 'ok'"
+                    " FROM generate_series(1, 120)")
+        cur.execute("INSERT INTO access_log (at, operation, outcome)"
+                    " SELECT now() - interval '29 days', 'token', 'ok'"
+                    " FROM generate_series(1, 7)")
+        app.write_conf(pgdb, f'metrics listen "127.0.0.1:{port}"\n'
+                             "access log keep 30 days\n")
+        app.start()
+
+        # Counted once the delete is done.
+        wait_for(lambda: val(parse(scrape(port)), "dromos_broker_accesslog_rows_total",
+                             outcome="pruned") == 120, 10, "the old rows deleted")
+        promtool_check(scrape(port))
+        cur.execute("SELECT count(*) FROM access_log"
+                    " WHERE at < now() - interval '30 days'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT count(*) FROM access_log"
+                    " WHERE at < now() - interval '28 days'")
+        assert cur.fetchone()[0] == 7
+        assert "access_log: 120 rows older than 30 days deleted" in app.logtext()
+        db.close()
+    finally:
+        app.stop()
+        shutil.rmtree(app.dir, ignore_errors=True)

@@ -86,6 +86,7 @@ test_full(void **state)
 	    "user broker \"_br\"\n"
 	    "broker path \"/opt/dromos/broker\"\n"
 	    "keyring rotate after 1000 seals\n"
+	    "access log keep 90 days\n"
 	    "metrics listen \"[::1]:9101\"";	/* no final newline */
 
 	(void)state;
@@ -106,6 +107,7 @@ test_full(void **state)
 	assert_string_equal(cf.user_broker, "_br");
 	assert_string_equal(cf.broker_path, "/opt/dromos/broker");
 	assert_int_equal(cf.rotate_after, 1000);
+	assert_int_equal(cf.access_keep, 90);
 	assert_string_equal(cf.metrics_listen, "[::1]:9101");
 	config_free(&cf);
 	assert_null(cf.database);
@@ -133,6 +135,7 @@ test_defaults(void **state)
 	assert_string_equal(cf.user_broker, "_dromos");
 	assert_string_equal(cf.broker_path, DROMOS_BROKER_PATH);
 	assert_int_equal(cf.rotate_after, 1073741824);
+	assert_int_equal(cf.access_keep, 0);	/* every row kept */
 	assert_null(cf.metrics_listen);
 	config_free(&cf);
 }
@@ -236,6 +239,10 @@ static const struct errcase errcases[] = {
 	{ "keyring rotate after 0\n",
 	  NAME ":1: \"keyring rotate after\": 0 is out of range "
 	  "(1 to 2147483648)" },
+	{ "access log keep 0 days\n",
+	  NAME ":1: \"access log keep\": 0 is out of range (1 to 36500)" },
+	{ "access log keep 36501\n",
+	  NAME ":1: \"access log keep\": 36501 is out of range (1 to 36500)" },
 	{ "keyring rotate after 2147483649 seals\n",
 	  NAME ":1: \"keyring rotate after\": 2147483649 is out of range "
 	  "(1 to 2147483648)" },
@@ -781,6 +788,7 @@ test_dump(void **state)
 	    "audit log \"/var/log/a b\"\n"
 	    "admin socket \"/run/a.sock\" group _dromosadm\n"
 	    "metrics listen 127.0.0.1:9101\n"
+	    "access log keep 30\n"
 	    "listen tls \"[::]:8444\" key \"/k\" client ca \"/ca\" \\\n"
 	    "    certificate \"/c\" client crl \"/c r l\"\n", &cf);
 	out = dump(&cf);
@@ -793,6 +801,7 @@ test_dump(void **state)
 	    "\"swtpm:port=2321\" pcrs \"sha256:0,7\"\n"));
 	assert_non_null(strstr(out, "audit checkpoint every 1000 lines\n"));
 	assert_non_null(strstr(out, "keyring rotate after 1073741824 seals\n"));
+	assert_non_null(strstr(out, "access log keep 30 days\n"));
 	/* The dump is a configuration: it parses to the same values. */
 	parse_ok(out, &again);
 	out2 = dump(&again);
@@ -805,6 +814,7 @@ test_dump(void **state)
 	assert_string_equal(again.tls_key, "/k");
 	assert_string_equal(again.tls_ca, "/ca");
 	assert_string_equal(again.tls_crl, "/c r l");
+	assert_int_equal(again.access_keep, 30);
 	free(out);
 	free(out2);
 	config_free(&again);

@@ -123,7 +123,7 @@ test_accesslog_unreachable(void **state)
 	(void)state;
 	logcap_start();
 	assert_non_null(p = store_pool_new(UNREACHABLE, 0));
-	assert_non_null(al = accesslog_start(p));
+	assert_non_null(al = accesslog_start(p, 0));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < ACCESSLOG_QUEUE + 100; i++)
 		accesslog_add(al, "0123456789ab", "acme-gh", "token", "ok",

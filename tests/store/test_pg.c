@@ -715,7 +715,7 @@ test_accesslog_queue(void **state)
 	(void)state;
 	need_pg();
 	assert_non_null(p = store_pool_new(dsn, 2));
-	assert_non_null(al = accesslog_start(p));
+	assert_non_null(al = accesslog_start(p, 0));
 	accesslog_add(al, "0123456789ab", "acme-gh", "queued", "ok", "req-q1");
 	accesslog_add(al, NULL, NULL, "queued", "does not open", NULL);
 	for (i = 0; i < 100; i++) {
@@ -744,6 +744,59 @@ test_accesslog_queue(void **state)
 	/* The time each line was queued, not when it was written. */
 	sql1_is("SELECT count(*) FROM access_log WHERE operation = 'queued'"
 	    " AND at BETWEEN now() - interval '1 minute' AND now()", "3002");
+	db_pool_free(p);
+}
+
+/* Rows older than N days go, in bounded deletes; younger ones stay. */
+static void
+test_accesslog_prune(void **state)
+{
+	struct accesslog	*al;
+	struct db_pool		*p;
+	long			 n;
+	char			*c;
+	int			 i;
+
+	(void)state;
+	need_pg();
+	/* Only ours are old: earlier tests' rows dated 1970 and 2023 go. */
+	sql("DELETE FROM access_log WHERE at < now() - interval '1 day'"
+	    " OR operation LIKE 'prune-%'");
+	sql("INSERT INTO access_log (at, operation, outcome)"
+	    " SELECT now() - interval '3 days', 'prune-old', 'ok'"
+	    " FROM generate_series(1, 25)");
+	sql("INSERT INTO access_log (at, operation, outcome)"
+	    " SELECT now() - interval '1 day' + interval '1 minute',"
+	    " 'prune-young', 'ok' FROM generate_series(1, 4)");
+	assert_non_null(p = store_pool_new(dsn, 1));
+	assert_int_equal(store_access_log_prune(p, 0, 10, &n), STORE_INVALID);
+	assert_int_equal(store_access_log_prune(p, 2, 0, &n), STORE_INVALID);
+	/* At most the limit at a time. */
+	assert_int_equal(store_access_log_prune(p, 2, 10, &n), STORE_OK);
+	assert_int_equal(n, 10);
+	sql1_is("SELECT count(*) FROM access_log WHERE operation = 'prune-old'",
+	    "15");
+	/* The writer deletes the rest at its start, and not the young. */
+	assert_non_null(al = accesslog_start(p, 2));
+	for (i = 0; i < 200; i++) {
+		c = sql1("SELECT count(*) FROM access_log"
+		    " WHERE operation = 'prune-old'");
+		if (strcmp(c, "0") == 0) {
+			free(c);
+			break;
+		}
+		free(c);
+		usleep(10 * 1000);
+	}
+	assert_true(i < 200);
+	accesslog_stop(al);
+	sql1_is("SELECT count(*) FROM access_log WHERE operation = "
+	    "'prune-young'", "4");
+	/* Nothing old left: nothing deleted. */
+	assert_int_equal(store_access_log_prune(p, 1, 10, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	sql1_is("SELECT count(*) FROM access_log WHERE operation = "
+	    "'prune-young'", "4");
 	db_pool_free(p);
 }
 
@@ -1106,6 +1159,7 @@ run_pg_tests(void)
 		cmocka_unit_test(test_access_log),
 		cmocka_unit_test(test_access_log_batch),
 		cmocka_unit_test(test_accesslog_queue),
+		cmocka_unit_test(test_accesslog_prune),
 		cmocka_unit_test(test_keyring_storage),
 		cmocka_unit_test(test_keyring_start_race),
 		cmocka_unit_test(test_keyring_start_cases),

@@ -476,7 +476,7 @@ fakekh_stop(struct fakekh *fk)
 void
 fakekh_send_config(int fd, const char *listen, const char *admin,
     const char *group, const char *db, const char *metrics,
-    const char *const tls[5], uint32_t verbose, int trailing)
+    const char *const tls[5], uint32_t verbose, uint32_t keep, int trailing)
 {
 	static const char *const notls[5] = { "", "", "", "", "" };
 	struct imsgbuf	 ib;
@@ -501,6 +501,8 @@ fakekh_send_config(int fd, const char *listen, const char *admin,
 	for (i = 0; i < 5; i++)
 		if (imsg_add_string(m, tls[i] != NULL ? tls[i] : "") == -1)
 			die("send config");
+	if (imsg_add_u32(m, keep) == -1)
+		die("send config");
 	if ((trailing && imsg_add_u32(m, 0) == -1) ||
 	    imsg_close(&ib, m) == -1 || imsgbuf_flush(&ib) == -1)
 		die("send config");

@@ -79,11 +79,12 @@ void	 fakekh_stop(struct fakekh *);
 /*
  * Send a KH_CONFIG with these fields from the keyholder's end, unstarted;
  * tls is the TLS listener and its certificate, key, CA and CRL paths
- * (NULL: all five ""; a NULL one: "").
+ * (NULL: all five ""; a NULL one: ""); keep the days of access_log.
  */
 void	 fakekh_send_config(int fd, const char *listen, const char *admin,
 	    const char *group, const char *db, const char *metrics,
-	    const char *const tls[5], uint32_t verbose, int trailing);
+	    const char *const tls[5], uint32_t verbose, uint32_t keep,
+	    int trailing);
 
 /* The value fakekh answers KH_METRICS with for counter i. */
 #define FAKEKH_METRIC(i)	(1000u + (uint64_t)(i) * 7u)

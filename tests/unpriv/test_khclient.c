@@ -806,7 +806,7 @@ test_config(void **state)
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 		fakekh_send_config(sp[0], cases[i].listen, cases[i].admin,
 		    cases[i].group, cases[i].db, cases[i].metrics,
-		    cases[i].tls[0] != NULL ? cases[i].tls : NULL, 2,
+		    cases[i].tls[0] != NULL ? cases[i].tls : NULL, 2, 0,
 		    cases[i].trailing);
 		kh = kh_client_new(sp[1], 0, NULL, NULL);
 		assert_non_null(kh);
@@ -837,6 +837,7 @@ test_config(void **state)
 			assert_string_equal(cf.tls_crl, cases[i].tls[4] ?
 			    cases[i].tls[4] : "");
 			assert_int_equal(cf.verbose, 2);
+			assert_int_equal(cf.access_keep, 0);
 			kh_config_clear(&cf);
 			assert_null(cf.database);
 			assert_int_equal(cf.listen[0], '\0');
@@ -852,7 +853,7 @@ test_config(void **state)
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 		fakekh_send_config(sp[0], "/run/dromos/broker.sock", "", "",
-		    "", "", toolong, 2, 0);
+		    "", "", toolong, 2, 0, 0);
 		kh = kh_client_new(sp[1], 0, NULL, NULL);
 		assert_non_null(kh);
 		rv = kh_recv_config(kh, 1000, &cf);
@@ -862,6 +863,42 @@ test_config(void **state)
 			kh_config_clear(&cf);
 			longpath[KH_TLS_PATH_MAX - 1] = 'p';
 			longpath[KH_TLS_PATH_MAX] = '\0';
+		} else {
+			assert_int_equal(rv, -1);
+			assert_int_equal(errno, EBADMSG);
+		}
+		kh_client_free(kh);
+		close(sp[0]);
+	}
+}
+
+/* The days of access_log to keep: 0 (all) up to 36500. */
+static void
+test_config_keep(void **state)
+{
+	static const struct {
+		uint32_t	 keep;
+		int		 ok;
+	} cases[] = {
+		{ 1, 1 }, { 90, 1 }, { KH_KEEP_DAYS_MAX, 1 },
+		{ KH_KEEP_DAYS_MAX + 1, 0 }, { UINT32_MAX, 0 },
+	};
+	struct kh_config cf;
+	struct khclient	*kh;
+	size_t		 i;
+	int		 sp[2], rv;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+		fakekh_send_config(sp[0], "/run/dromos/broker.sock", "", "",
+		    "", "", NULL, 0, cases[i].keep, 0);
+		kh = kh_client_new(sp[1], 0, NULL, NULL);
+		rv = kh_recv_config(kh, 1000, &cf);
+		if (cases[i].ok) {
+			assert_int_equal(rv, 0);
+			assert_int_equal(cf.access_keep, cases[i].keep);
+			kh_config_clear(&cf);
 		} else {
 			assert_int_equal(rv, -1);
 			assert_int_equal(errno, EBADMSG);
@@ -1187,6 +1224,7 @@ run_khclient_tests(void)
 		cmocka_unit_test(test_shared_timeout),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_keep),
 		cmocka_unit_test(test_config_other),
 		cmocka_unit_test(test_async_needs_reader),
 		cmocka_unit_test(test_async_open),
