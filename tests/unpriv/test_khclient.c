@@ -725,6 +725,27 @@ struct cfcase {
 #define TLS_FILES	"/etc/dromos/b.crt", "/etc/dromos/b.key", \
 			"/etc/dromos/gw-ca.pem"
 
+/*
+ * A client whose channel's other end has sent this KH_CONFIG (verbose 2);
+ * *peer is that end, for the caller to close.
+ */
+static struct khclient *
+config_sent(int *peer, const char *listen, const char *admin,
+    const char *group, const char *db, const char *metrics,
+    const char *const tls[5], uint32_t keep, int trailing)
+{
+	struct khclient	*kh;
+	int		 sp[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	fakekh_send_config(sp[0], listen, admin, group, db, metrics, tls, 2,
+	    keep, trailing);
+	kh = kh_client_new(sp[1], 0, NULL, NULL);
+	assert_non_null(kh);
+	*peer = sp[0];
+	return kh;
+}
+
 static void
 test_config(void **state)
 {
@@ -799,17 +820,14 @@ test_config(void **state)
 	struct kh_config cf;
 	struct khclient	*kh;
 	size_t		 i;
-	int		 sp[2], rv;
+	int		 peer, rv;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
-		fakekh_send_config(sp[0], cases[i].listen, cases[i].admin,
+		kh = config_sent(&peer, cases[i].listen, cases[i].admin,
 		    cases[i].group, cases[i].db, cases[i].metrics,
-		    cases[i].tls[0] != NULL ? cases[i].tls : NULL, 2, 0,
+		    cases[i].tls[0] != NULL ? cases[i].tls : NULL, 0,
 		    cases[i].trailing);
-		kh = kh_client_new(sp[1], 0, NULL, NULL);
-		assert_non_null(kh);
 		rv = kh_recv_config(kh, 1000, &cf);
 		if (!cases[i].ok) {
 			assert_int_equal(rv, -1);
@@ -843,7 +861,7 @@ test_config(void **state)
 			assert_int_equal(cf.listen[0], '\0');
 		}
 		kh_client_free(kh);
-		close(sp[0]);
+		close(peer);
 	}
 
 	/* A path as long as the field holds, and one byte more. */
@@ -851,11 +869,8 @@ test_config(void **state)
 	memset(longpath + 1, 'p', KH_TLS_PATH_MAX - 2);
 	longpath[KH_TLS_PATH_MAX - 1] = '\0';
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
-		fakekh_send_config(sp[0], "/run/dromos/broker.sock", "", "",
-		    "", "", toolong, 2, 0, 0);
-		kh = kh_client_new(sp[1], 0, NULL, NULL);
-		assert_non_null(kh);
+		kh = config_sent(&peer, "/run/dromos/broker.sock", "", "", "",
+		    "", toolong, 0, 0);
 		rv = kh_recv_config(kh, 1000, &cf);
 		if (i == 0) {
 			assert_int_equal(rv, 0);
@@ -868,7 +883,7 @@ test_config(void **state)
 			assert_int_equal(errno, EBADMSG);
 		}
 		kh_client_free(kh);
-		close(sp[0]);
+		close(peer);
 	}
 }
 
@@ -886,14 +901,12 @@ test_config_keep(void **state)
 	struct kh_config cf;
 	struct khclient	*kh;
 	size_t		 i;
-	int		 sp[2], rv;
+	int		 peer, rv;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
-		fakekh_send_config(sp[0], "/run/dromos/broker.sock", "", "",
-		    "", "", NULL, 0, cases[i].keep, 0);
-		kh = kh_client_new(sp[1], 0, NULL, NULL);
+		kh = config_sent(&peer, "/run/dromos/broker.sock", "", "", "",
+		    "", NULL, cases[i].keep, 0);
 		rv = kh_recv_config(kh, 1000, &cf);
 		if (cases[i].ok) {
 			assert_int_equal(rv, 0);
@@ -904,7 +917,7 @@ test_config_keep(void **state)
 			assert_int_equal(errno, EBADMSG);
 		}
 		kh_client_free(kh);
-		close(sp[0]);
+		close(peer);
 	}
 }
 
