@@ -1,7 +1,8 @@
 /*
  * dromosctl connection list, connection show ID: the connections the broker
  * holds, as the admin socket shows them (unpriv/API.md, "Views": status and
- * the non-secret metadata, never a credential).
+ * the non-secret metadata, never a credential); connection log ID: its
+ * access_log, newest first.
  */
 #include "ctl/admin.h"
 #include "ctl/dromosctl.h"
@@ -16,6 +17,15 @@ static const struct column	 connection_cols[] = {
 };
 #define NCONNECTION_COLS \
 	(sizeof(connection_cols) / sizeof(connection_cols[0]))
+
+static const struct column	 log_cols[] = {
+	{ "AT",		"at" },
+	{ "CLIENT",	"client" },
+	{ "OPERATION",	"operation" },
+	{ "OUTCOME",	"outcome" },
+	{ "REQUEST_ID",	"request_id" },
+};
+#define NLOG_COLS	(sizeof(log_cols) / sizeof(log_cols[0]))
 
 int
 cmd_connection_list(int argc, char *argv[])
@@ -48,6 +58,24 @@ cmd_connection_show(int argc, char *argv[])
 	    &resp) == -1)
 		return 1;
 	rv = admin_want_json() ? table_json(resp) : table_show(resp);
+	json_decref(resp);
+	return rv == 0 ? 0 : 1;
+}
+
+int
+cmd_connection_log(int argc, char *argv[])
+{
+	json_t	*resp;
+	int	 i, rv;
+
+	if ((i = admin_args(argc, argv, 1)) == -1)
+		return CTL_USAGE;
+	if (admin_request("GET", "access-log", argv[i], NULL, 0, &resp) == -1)
+		return 1;
+	if (admin_want_json())
+		rv = table_json(resp);
+	else
+		rv = table_list(resp, "entries", log_cols, NLOG_COLS);
 	json_decref(resp);
 	return rv == 0 ? 0 : 1;
 }

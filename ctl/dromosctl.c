@@ -38,6 +38,7 @@ static const struct ctl_cmd	 cmds[] = {
 	{ "client", "revoke", cmd_client_revoke, ADMIN_USAGE " NAME" },
 	{ "connection", "list", cmd_connection_list, ADMIN_USAGE },
 	{ "connection", "show", cmd_connection_show, ADMIN_USAGE " ID" },
+	{ "connection", "log", cmd_connection_log, ADMIN_USAGE " ID" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 

@@ -36,5 +36,6 @@ int	 cmd_client_revoke(int argc, char *argv[]);
 /* ctl/cmd_connection.c */
 int	 cmd_connection_list(int argc, char *argv[]);
 int	 cmd_connection_show(int argc, char *argv[]);
+int	 cmd_connection_log(int argc, char *argv[]);
 
 #endif /* DROMOS_CTL_H */

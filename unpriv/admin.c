@@ -26,6 +26,9 @@
 #include "unpriv/store.h"
 #include "unpriv/vault.h"
 
+/* GET /access-log/{connection}: the newest rows shown. */
+#define ACCESS_LOG_SHOWN	100
+
 static enum MHD_Result
 invalid(struct http_req *r, const char *type, const char *title,
     const char *path, const char *reason)
@@ -291,6 +294,26 @@ route_connection_show(struct http_req *r)
 	return http_json(r, MHD_HTTP_OK, view);
 }
 
+/*
+ * GET /access-log/{connection}: who read it, changed it or consented, the
+ * newest ACCESS_LOG_SHOWN rows; also for a connection deleted since.
+ */
+static enum MHD_Result
+route_access_log(struct http_req *r)
+{
+	json_t	*rows;
+	int	 rv;
+
+	if (!http_id_valid(r->params[0], 128))
+		return http_not_found(r, "no such connection");
+	if ((rv = store_access_log_of(r->b->db, r->params[0],
+	    ACCESS_LOG_SHOWN, &rows)) != 0)
+		return api_store_error(r, rv, "no such connection");
+	return http_json(r, MHD_HTTP_OK, json_pack("{s:s, s:i, s:o}",
+	    "connection", r->params[0], "limit", ACCESS_LOG_SHOWN, "entries",
+	    rows));
+}
+
 /* Key versions */
 
 static json_t *
@@ -391,6 +414,7 @@ const struct http_route admin_routes[] = {
 	{ "DELETE",	"/clients/{}",		0, route_client_revoke },
 	{ "GET",	"/connections",		0, route_connection_list },
 	{ "GET",	"/connections/{}",	0, route_connection_show },
+	{ "GET",	"/access-log/{}",	0, route_access_log },
 	{ "GET",	"/keys",		0, route_keys },
 	{ "POST",	"/keys/rotate",		0, route_key_rotate },
 	{ "POST",	"/keys/rewrap",		0, route_key_rewrap },

@@ -69,6 +69,7 @@ enum stmt {
 	S_ACCESS_LOG,
 	S_ACCESS_LOG_BATCH,
 	S_ACCESS_LOG_PRUNE,
+	S_ACCESS_LOG_OF,
 	S_CSESSION_INSERT,
 	S_CSESSION_GET,
 	S_OSESSION_INSERT,
@@ -179,6 +180,20 @@ static const struct db_stmt stmts[S_COUNT] = {
 	 * Rows older than $1 days, at most $2 of them: the BRIN index on
 	 * `at` finds them, and a bounded delete holds its locks briefly.
 	 */
+	/*
+	 * One connection's newest rows, newest first: a backward scan of
+	 * the (connection, at) index.  Rows outlive their connection.
+	 */
+	[S_ACCESS_LOG_OF] = { "access_log_of", 2,
+	    "SELECT coalesce(json_agg(json_build_object("
+	    "'at', to_char(t.at AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " 'client', t.client, 'operation', t.operation,"
+	    " 'outcome', t.outcome, 'request_id', t.request_id)"
+	    " ORDER BY t.at DESC, t.id DESC), '[]')::text"
+	    " FROM (SELECT id, at, client, operation, outcome, request_id"
+	    " FROM access_log WHERE connection = $1::text"
+	    " ORDER BY at DESC, id DESC LIMIT $2::int) t" },
 	[S_ACCESS_LOG_PRUNE] = { "access_log_prune", 2,
 	    "DELETE FROM access_log WHERE ctid = ANY (ARRAY("
 	    "SELECT ctid FROM access_log"
@@ -1150,6 +1165,21 @@ store_access_log_batch(struct db_pool *p, const struct store_access_row *rows,
 	for (k = 0; k < sizeof(a) / sizeof(a[0]); k++)
 		free(a[k].buf);
 	return rv;
+}
+
+int
+store_access_log_of(struct db_pool *p, const char *connection, int limit,
+    json_t **rows)
+{
+	struct q	 q;
+
+	*rows = NULL;
+	if (connection == NULL || limit <= 0)
+		return STORE_INVALID;
+	q_init(&q);
+	q_text(&q, connection);
+	q_int(&q, limit);
+	return row_json(p, S_ACCESS_LOG_OF, &q, rows, STORE_ERR);
 }
 
 int

@@ -159,6 +159,12 @@ struct store_access_row {
 };
 int	 store_access_log_batch(struct db_pool *,
 	    const struct store_access_row *, size_t n);
+/*
+ * The newest limit rows of one connection (existing or not), newest
+ * first: a JSON array of {at, client, operation, outcome, request_id}.
+ */
+int	 store_access_log_of(struct db_pool *, const char *connection,
+	    int limit, json_t **rows);
 /* Delete up to limit rows older than days days; *deleted says how many. */
 int	 store_access_log_prune(struct db_pool *, unsigned int days,
 	    long limit, long *deleted);

@@ -4,6 +4,7 @@ tokens on the internal socket, PostgreSQL underneath."""
 import glob
 import json
 import os
+import re
 import subprocess
 
 import psycopg2
@@ -328,6 +329,43 @@ def test_access_log_records_reads(app, loaded):
             conn.close()
     rows = wait_for(logged, 5, "the access log line")
     assert len(rows) == 1 and rows[0][0] and rows[0][1] == "ok"
+
+
+def test_connection_log(app, loaded):
+    """dromosctl connection log: who did what to one connection, newest
+    first, from access_log; also once the connection is gone."""
+    assert capture(app, loaded["writer"], "openai", "acme-logged",
+                   {"api_key": OPENAI_KEY})[0] == 201
+    rids = []
+    for _ in range(2):
+        st, hd, _ = call(app, "GET", "/token/acme-logged", loaded["reader"])
+        assert st == 200
+        rids.append(hd["X-Request-Id"])
+    assert call(app, "GET", "/token/acme-logged", "dro_nobody_x")[0] == 401
+
+    def entries(n):
+        doc = json.loads(ctl(app, "--json", "connection", "log", "acme-logged").stdout)
+        return doc["entries"] if len(doc["entries"]) >= n else None
+    rows = wait_for(lambda: entries(3), 5, "the reads in the access log")
+    assert [r["operation"] for r in rows] == ["token", "token", "capture"]
+    assert [r["request_id"] for r in rows[:2]] == rids[::-1]
+    assert all(r["outcome"] == "ok" and r["client"] for r in rows)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["at"])
+               for r in rows)
+    assert OPENAI_KEY not in json.dumps(rows)
+    # The table: a header and one line per row.
+    text = ctl(app, "connection", "log", "acme-logged").stdout.splitlines()
+    assert text[0].split() == ["AT", "CLIENT", "OPERATION", "OUTCOME", "REQUEST_ID"]
+    assert len(text) == 4 and rids[1] in text[1]
+    # Deleted, its record stays.
+    assert call(app, "DELETE", "/connections/acme-logged", loaded["writer"])[0] == 204
+    ops = [r["operation"] for r in wait_for(lambda: entries(4), 5, "the delete logged")]
+    assert ops == ["delete", "token", "token", "capture"]
+    # Never a connection: nothing, not an error; a malformed id: 404.
+    assert json.loads(ctl(app, "--json", "connection", "log", "acme-never").stdout) == {
+        "connection": "acme-never", "limit": 100, "entries": []}
+    r = ctl(app, "connection", "log", "a b", check=False)
+    assert r.returncode == 1 and "Not found: no such connection" in r.stderr
 
 
 def test_disconnect(app, loaded):

@@ -642,6 +642,7 @@ def test_usage_lists_every_admin_command():
     assert err(r).splitlines() == [
         "usage: dromosctl connection list [-j] [-s socket]",
         "       dromosctl connection show [-j] [-s socket] ID",
+        "       dromosctl connection log [-j] [-s socket] ID",
     ]
 
 
