@@ -7,13 +7,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import threading
 
 import pytest
 
 from conftest import PgCluster
-from dromos import BIN, REPO, Appliance, UnixHTTPConnection, wait_for
+from dromos import REPO, Appliance, UnixHTTPConnection, dromosctl, wait_for
 
 
 @contextlib.contextmanager
@@ -27,12 +26,8 @@ def _appliance(n=40):
         pg.start()
         app = Appliance(pg.dsn())
         app.start()
-        ctl = [os.path.join(BIN, "dromosctl"), "-s", app.admin]
-        subprocess.run(ctl + ["provider", "add",
-                              os.path.join(REPO, "etc", "providers", "openai.json")],
-                       check=True, capture_output=True)
-        tok = subprocess.run(ctl + ["client", "add", "svc", "--scope", "admin"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+        dromosctl(app, "provider", "add", os.path.join(REPO, "etc", "providers", "openai.json"))
+        tok = dromosctl(app, "client", "add", "svc", "--scope", "admin").strip()
         hdr = {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
         keys = {}
         for i in range(n):

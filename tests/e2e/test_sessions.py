@@ -2,9 +2,8 @@
 import json
 import os
 import shutil
-import subprocess
 
-from dromos import BIN, REPO, Appliance
+from dromos import REPO, Appliance, dromosctl
 
 
 def test_return_url_allow_lists(pgdb):
@@ -12,12 +11,8 @@ def test_return_url_allow_lists(pgdb):
                                       'allow return url "https://exact.example/cb"\n')
     try:
         app.start()
-        ctl = [os.path.join(BIN, "dromosctl"), "-s", app.admin]
-        subprocess.run(ctl + ["provider", "add",
-                              os.path.join(REPO, "etc", "providers", "openai.json")],
-                       check=True, capture_output=True)
-        tok = subprocess.run(ctl + ["client", "add", "svc", "--scope", "connect:session"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+        dromosctl(app, "provider", "add", os.path.join(REPO, "etc", "providers", "openai.json"))
+        tok = dromosctl(app, "client", "add", "svc", "--scope", "connect:session").strip()
         hdr = {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
 
         def session(url):
