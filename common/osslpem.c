@@ -51,3 +51,23 @@ osslpem_crl_time(const X509_CRL *crl)
 		return "has expired (its next update is past)";
 	return NULL;
 }
+
+int
+osslpem_crl_signed(X509_CRL *crl, STACK_OF(X509) *cas)
+{
+	const X509_NAME	*issuer = X509_CRL_get_issuer(crl);
+	X509		*ca;
+	EVP_PKEY	*pub;
+	int		 i;
+
+	for (i = 0; i < sk_X509_num(cas); i++) {
+		ca = sk_X509_value(cas, i);
+		if (X509_NAME_cmp(X509_get_subject_name(ca), issuer) != 0 ||
+		    (pub = X509_get0_pubkey(ca)) == NULL)
+			continue;
+		if (X509_CRL_verify(crl, pub) == 1)
+			return 1;
+	}
+	ERR_clear_error();
+	return 0;
+}

@@ -1,7 +1,9 @@
 #ifndef DROMOS_COMMON_OSSLPEM_H
 #define DROMOS_COMMON_OSSLPEM_H
 
+#include <openssl/safestack.h>
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 /*
  * Small pieces every reader of PEM files through OpenSSL shares (dromosd's
@@ -20,5 +22,11 @@ const char	*osslpem_why(void);
  * rule both ends of the broker's TLS load their CRLs by.
  */
 const char	*osslpem_crl_time(const X509_CRL *);
+
+/*
+ * 1 if a certificate of cas whose subject is the CRL's issuer verifies its
+ * signature (each such one is tried: a CA renewed under the same name).
+ */
+int		 osslpem_crl_signed(X509_CRL *, STACK_OF(X509) *cas);
 
 #endif /* DROMOS_COMMON_OSSLPEM_H */

@@ -95,32 +95,20 @@ crl_issuer(const X509_CRL *crl, char *buf, int size)
 }
 
 /*
- * Is crl signed by a certificate of the CA file: one whose subject is
- * its issuer, and whose key verifies its signature?  Each such one is
- * tried, for a CA renewed under the same name.  The store holds the CA
- * file's certificates (load_ca) and the CRLs already taken, which are
- * not certificates and are skipped.
+ * Is crl signed by a certificate of the CA file?  The store holds the CA
+ * file's certificates (load_ca) and the CRLs already taken.
  */
 static int
 crl_signed(X509_STORE *store, X509_CRL *crl)
 {
-	STACK_OF(X509_OBJECT)	*objs = X509_STORE_get0_objects(store);
-	const X509_NAME		*issuer = X509_CRL_get_issuer(crl);
-	X509			*x;
-	EVP_PKEY		*pk;
-	int			 i;
+	STACK_OF(X509)	*cas;
+	int		 ok;
 
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
-		x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
-		if (x == NULL ||
-		    X509_NAME_cmp(X509_get_subject_name(x), issuer) != 0 ||
-		    (pk = X509_get0_pubkey(x)) == NULL)
-			continue;
-		if (X509_CRL_verify(crl, pk) == 1)
-			return 1;
-	}
-	ERR_clear_error();
-	return 0;
+	if ((cas = X509_STORE_get1_all_certs(store)) == NULL)
+		return 0;
+	ok = osslpem_crl_signed(crl, cas);
+	sk_X509_pop_free(cas, X509_free);
+	return ok;
 }
 
 static int

@@ -110,26 +110,6 @@ read_certs(struct tlscheck *t, const char *what, const char *path,
 	return first;
 }
 
-/* The client CA that signed crl, or NULL. */
-static X509 *
-crl_issuer(X509_CRL *crl, STACK_OF(X509) *cas)
-{
-	X509		*ca;
-	EVP_PKEY	*pub;
-	int		 i;
-
-	for (i = 0; i < sk_X509_num(cas); i++) {
-		ca = sk_X509_value(cas, i);
-		if (X509_NAME_cmp(X509_get_subject_name(ca),
-		    X509_CRL_get_issuer(crl)) != 0 ||
-		    (pub = X509_get0_pubkey(ca)) == NULL)
-			continue;
-		if (X509_CRL_verify(crl, pub) == 1)
-			return ca;
-	}
-	return NULL;
-}
-
 /* Every CRL of path parses, and is a client CA's, and is fit now. */
 static int
 check_crls(struct tlscheck *t, const char *path, STACK_OF(X509) *cas)
@@ -150,7 +130,7 @@ check_crls(struct tlscheck *t, const char *path, STACK_OF(X509) *cas)
 	}
 	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
 		n++;
-		if (crl_issuer(crl, cas) == NULL)
+		if (!osslpem_crl_signed(crl, cas))
 			tls_error(t, "client crl %s: CRL %d is not signed by "
 			    "a certificate of the client ca file", path, n);
 		else if ((why = osslpem_crl_time(crl)) != NULL)
