@@ -31,6 +31,8 @@
 
 #include <sys/types.h>
 
+#include <fcntl.h>
+
 enum policy_proc {
 	POLICY_KEYHOLDER,	/* dromosd */
 	POLICY_BROKER,		/* dromos-broker */
@@ -45,10 +47,22 @@ enum policy_proc {
  */
 struct policy_fds {
 	int	 imsg;		/* socket to the broker: read, write, *msg */
-	int	 audit;		/* audit log: write, fsync, fdatasync */
+	int	 audit;		/* audit log: write, fsync, fdatasync, dup3 */
+	int	 auditdir;	/* its directory: a new log (rotation) */
 	int	 log;		/* diagnostic log (stderr): write */
 	pid_t	 child;		/* the broker: kill(child, sig) */
 };
+
+/*
+ * How the keyholder creates the next audit log in its directory when the
+ * current one was moved away (rotation): openat(auditdir, name, these
+ * flags, this mode), then dup3(2) over the audit descriptor.  The filter
+ * allows exactly this: only a new file (O_EXCL), never truncated or read,
+ * and glibc adds no flag on 64-bit systems, where off_t is 64 bits.
+ */
+#define POLICY_AUDIT_OPEN_FLAGS \
+	(O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC)
+#define POLICY_AUDIT_OPEN_MODE	0600
 
 /* Initialise every descriptor to -1 and child to 0. */
 void	 policy_fds_init(struct policy_fds *);
@@ -62,6 +76,15 @@ void	 policy_fds_init(struct policy_fds *);
  * NSS module is loaded: loading code needs PROT_EXEC, which is refused).
  */
 int	 policy_seccomp_load(enum policy_proc, const struct policy_fds *);
+
+/*
+ * dromosd, just before its seccomp filter: from now on create and write
+ * files beneath the directory dirfd (O_PATH is enough) and nowhere else by
+ * path; descriptors already open are not affected.  Needs no_new_privs
+ * (policy_harden_process()).  0; 1 when the kernel has no Landlock (the
+ * reason is logged; seccomp still limits the call); -1 on failure.
+ */
+int	 policy_landlock_audit(int dirfd);
 
 /* The name of a policy for logs: "keyholder", "broker", "gateway". */
 const char *policy_proc_name(enum policy_proc);

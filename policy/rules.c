@@ -24,6 +24,7 @@
 
 #include <linux/netlink.h>
 
+#include "policy/policy.h"
 #include "policy/rules.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -96,7 +97,8 @@ static const struct policy_rule base_rules[] = {
 /*
  * dromosd, the keyholder (DESIGN §2): it talks to the broker over one
  * socket, appends to its audit log, writes diagnostics, and waits for its
- * one child.  It opens nothing, creates no socket, never forks again.
+ * one child.  It opens nothing but the next audit log when the current
+ * one is rotated, creates no socket, never forks again.
  */
 static const struct policy_rule keyholder_rules[] = {
 	/* The imsg channel to the broker, and only that. */
@@ -110,6 +112,17 @@ static const struct policy_rule keyholder_rules[] = {
 	ALLOW_IF("write", ARG_IS(0, RV_AUDIT)),
 	ALLOW_IF("fsync", ARG_IS(0, RV_AUDIT)),
 	ALLOW_IF("fdatasync", ARG_IS(0, RV_AUDIT)),
+	/*
+	 * Rotation: the next log is created, never opened if it exists, in
+	 * the log's own directory (held open from start-up; Landlock keeps
+	 * an absolute path from going elsewhere, policy_landlock_audit()),
+	 * and takes the audit descriptor's number, which the rules above
+	 * name.
+	 */
+	ALLOW_IF("openat", ARG_IS(0, RV_AUDITDIR),
+	    ARG_EQ(2, POLICY_AUDIT_OPEN_FLAGS),
+	    ARG_EQ(3, POLICY_AUDIT_OPEN_MODE)),
+	ALLOW_IF("dup3", ARG_IS(1, RV_AUDIT), ARG_EQ(2, O_CLOEXEC)),
 	/* common/log.c: one write(2) per line. */
 	ALLOW_IF("write", ARG_IS(0, RV_LOG)),
 	/* Key memory stays out of swap (sodium_mlock, sodium_malloc). */

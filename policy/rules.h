@@ -25,6 +25,7 @@ enum rule_val {
 	RV_CONST = 0,	/* the datum written in the table */
 	RV_IMSG,	/* policy_fds.imsg */
 	RV_AUDIT,	/* policy_fds.audit */
+	RV_AUDITDIR,	/* policy_fds.auditdir */
 	RV_LOG,		/* policy_fds.log */
 	RV_CHILD,	/* policy_fds.child */
 	RV_SELF,	/* getpid() when the filter loads */

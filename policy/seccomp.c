@@ -37,6 +37,7 @@ static const char *const rv_names[] = {
 	[RV_CONST] = "constant",
 	[RV_IMSG] = "imsg fd",
 	[RV_AUDIT] = "audit fd",
+	[RV_AUDITDIR] = "audit directory fd",
 	[RV_LOG] = "log fd",
 	[RV_CHILD] = "child pid",
 	[RV_SELF] = "own pid",
@@ -47,6 +48,7 @@ policy_fds_init(struct policy_fds *fds)
 {
 	fds->imsg = -1;
 	fds->audit = -1;
+	fds->auditdir = -1;
 	fds->log = -1;
 	fds->child = 0;
 }
@@ -100,6 +102,9 @@ cmp_value(const struct rule_cmp *c, const struct policy_fds *fds,
 		break;
 	case RV_AUDIT:
 		fd = fds->audit;
+		break;
+	case RV_AUDITDIR:
+		fd = fds->auditdir;
 		break;
 	case RV_LOG:
 		fd = fds->log;

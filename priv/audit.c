@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,8 @@ struct audit {
 	uint64_t	 nlines;		/* lines buffered */
 	uint64_t	 ncps;			/* of which checkpoints */
 	struct audit_stats st;			/* committed */
+	char		 cpline[AUDIT_LINE_MAX];	/* the last checkpoint */
+	size_t		 cplen;			/* 0: none written yet */
 	size_t		 len;
 	char		 buf[AUDIT_BATCH_MAX];
 };
@@ -366,6 +369,10 @@ add_line(struct audit *a, const struct audit_event *ev)
 	if ((n = audit_format_tail(line, room, (size_t)body, h,
 	    ev->op == AUDIT_CHECKPOINT ? sig : NULL)) == -1)
 		return -1;
+	if (ev->op == AUDIT_CHECKPOINT) {
+		memcpy(a->cpline, line, (size_t)n);
+		a->cplen = (size_t)n;
+	}
 	a->len += (size_t)n;
 	a->seq = seq;
 	memcpy(a->h, h, sizeof(h));
@@ -472,6 +479,54 @@ audit_shutdown(struct audit *a)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The first file ends with a checkpoint, made durable; the second begins
+ * with a copy of it, the anchor its verification starts from.  A failure
+ * before the descriptors are swapped leaves the writer on the first file,
+ * as it was: the caller may carry on there.
+ */
+int
+audit_reopen(struct audit *a, int newfd)
+{
+	struct audit_event	 cp = { .op = AUDIT_CHECKPOINT };
+	int			 rv;
+
+	if (a->broken || newfd < 0 || newfd == a->fd) {
+		if (newfd >= 0 && newfd != a->fd)
+			close(newfd);
+		return -1;
+	}
+	/* A fresh checkpoint unless the last line is one we wrote. */
+	if ((a->cplen == 0 || a->since_cp != 0) &&
+	    add_line(a, &cp) == -1) {
+		log_warn("audit: checkpoint");
+		close(newfd);
+		return -1;
+	}
+	if (audit_commit(a) == -1 || fdatasync(a->fd) == -1) {
+		if (!a->broken)
+			log_warn("audit: fdatasync");
+		a->broken = 1;
+		close(newfd);
+		return -1;
+	}
+	/* The writer's descriptor number stays: the sandbox names it. */
+	while ((rv = dup3(newfd, a->fd, O_CLOEXEC)) == -1 && errno == EINTR)
+		;
+	if (rv == -1) {
+		log_warn("audit: dup3");
+		close(newfd);
+		return -1;
+	}
+	close(newfd);
+	memcpy(a->buf, a->cpline, a->cplen);
+	a->len = a->cplen;
+	a->nlines = 1;
+	a->ncps = 1;
+	a->needsync = 1;
+	return audit_commit(a);
 }
 
 /* Resuming an existing log. */

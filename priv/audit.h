@@ -38,8 +38,16 @@
  *	h_0 = 32 zero bytes
  *	h_i = SHA-256(h_{i-1} || body_i)	(h_{i-1} as 32 raw bytes)
  *
- * and H is h_i in hex.  The chain starts at seq 1 with h_0 in every log
- * file, so a removed head shows as a first line whose seq is not 1.
+ * and H is h_i in hex.  A log starts at seq 1 with h_0, so a removed head
+ * shows as a first line whose seq is not 1.
+ *
+ * Rotation (audit_reopen()) continues the chain in a new file: the old file
+ * ends with a checkpoint, and the new one begins with a byte-for-byte copy
+ * of that line, then seq S+1 chained from its h.  A file that begins with
+ * a checkpoint whose seq is not 1 is such a continuation: its signature
+ * vouches for the (seq, h) the file starts from.  That no line is missing
+ * before it is shown only with the file before it, whose last line must be
+ * the same checkpoint ("dromosctl audit verify old new").
  *
  * A checkpoint line is chained like any other; its G is the Ed25519
  * signature (key: auditkey.h) of the 66-byte message
@@ -59,7 +67,8 @@
  * O_APPEND | O_CLOEXEC, and hands the descriptor to audit_new(); it also
  * opens the same file O_RDONLY for audit_resume(), which verifies the tail
  * of an existing log from its last checkpoint and continues the chain.
- * The writer never opens a file.
+ * The writer never opens a file: for rotation its caller opens the next
+ * one (audit_reopen()).
  *
  * Write-ahead, fail closed: audit_append() formats, chains and buffers a
  * line; audit_commit() writes every buffered line with one write(2) (looping
@@ -167,6 +176,17 @@ int		 audit_append(struct audit *, const struct audit_event *);
 int		 audit_checkpoint(struct audit *);
 /* Write all buffered lines with one write(2); sync per policy.  0 or -1. */
 int		 audit_commit(struct audit *);
+/*
+ * Rotation: continue the log in the empty file newfd.  The current file
+ * gets a checkpoint (unless its last line is one) and is synced; newfd is
+ * then dup3(2)ed over the writer's descriptor, keeping its number, and
+ * closed; the new file begins with a copy of that checkpoint line and the
+ * chain goes on (seq and h) from it.  Call between batches (nothing
+ * buffered).  0; or -1 with the writer still on the current file, or
+ * broken if the current file could not be written or synced.  newfd is
+ * closed in every case.  The sandbox must allow dup3 onto the fd.
+ */
+int		 audit_reopen(struct audit *, int newfd);
 /* Final checkpoint, commit and fdatasync.  0 or -1. */
 int		 audit_shutdown(struct audit *);
 void		 audit_free(struct audit *);

@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,21 +144,68 @@ load_rootkey(const struct dromos_conf *conf)
 	return key;
 }
 
+/*
+ * The audit log is private: a regular file, mode 600 or stricter, owned by
+ * root (made here before the drop), by us, or by the keyholder's user,
+ * who makes the next log when the log is rotated.
+ */
+static void
+check_audit_file(int fd, const char *path, const char *khuser)
+{
+	struct passwd	*pw;
+	struct stat	 st;
+
+	if (fstat(fd, &st) == -1)
+		fatal("audit log %s", path);
+	if (!S_ISREG(st.st_mode))
+		fatalx("audit log %s: not a regular file", path);
+	if (st.st_uid != 0 && st.st_uid != geteuid() && (geteuid() != 0 ||
+	    (pw = getpwnam(khuser)) == NULL || pw->pw_uid != st.st_uid))
+		fatalx("audit log %s: owned by uid %lu, not by root, uid %lu "
+		    "or the user %s", path, (unsigned long)st.st_uid,
+		    (unsigned long)geteuid(), khuser);
+	if (st.st_mode & 077)
+		fatalx("audit log %s: mode %04o lets group or others in "
+		    "(chmod 600 it)", path, (unsigned int)(st.st_mode & 07777));
+}
+
 /* Open the audit log for appending, and a reader to continue its chain. */
 static int
-open_audit(const char *path, int *rfd)
+open_audit(const char *path, const char *khuser, int *rfd)
 {
 	int	 fd;
-	char	 err[256];
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (fd == -1)
 		fatal("audit log %s", path);
-	if (config_check_file_secrecy(fd, path, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	check_audit_file(fd, path, khuser);
 	if ((*rfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		fatal("audit log %s", path);
+	return fd;
+}
+
+/*
+ * The audit log's directory, held for rotation (the keyholder creates the
+ * next log there: keyholder.h), and the log's name in it.
+ */
+static int
+open_auditdir(const char *path, char **namep)
+{
+	const char	*slash = strrchr(path, '/');	/* absolute: config */
+	char		*dir;
+	int		 fd;
+
+	if (slash == NULL || slash[1] == '\0' ||
+	    strlen(slash + 1) > NAME_MAX)
+		fatalx("audit log %s: not a file name", path);
+	if ((dir = strndup(path, slash == path ? 1 :
+	    (size_t)(slash - path))) == NULL ||
+	    (*namep = strdup(slash + 1)) == NULL)
+		fatal("strdup");
+	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("audit log directory %s", dir);
+	free(dir);
 	return fd;
 }
 
@@ -350,16 +399,17 @@ main(int argc, char *argv[])
 		log_info("not running as root: keeping uid %d; no user or "
 		    "capability changes", (int)geteuid());
 
+	memset(&kh, 0, sizeof(kh));
 	if (secmem_init() == -1 || aead_init() == -1)
 		fatalx("cannot initialise the cryptography");
 	rootkey = load_rootkey(&conf);
-	afd = open_audit(conf.audit_log, &arfd);
+	afd = open_audit(conf.audit_log, conf.user_keyholder, &arfd);
+	kh.audit_dirfd = open_auditdir(conf.audit_log, &kh.audit_name);
 	/* Before the broker exists: a wrong key or a damaged log stops here. */
 	kh_audit = setup_audit(&conf, rootkey, afd, arfd);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
-	memset(&kh, 0, sizeof(kh));
 	kh.broker = start_broker(&conf, sp[1], debug, verbose);
 	close(sp[1]);
 
@@ -392,8 +442,11 @@ main(int argc, char *argv[])
 	policy_fds_init(&fds);
 	fds.imsg = sp[0];
 	fds.audit = afd;
+	fds.auditdir = kh.audit_dirfd;
 	fds.log = STDERR_FILENO;
 	fds.child = kh.broker;
+	if (policy_landlock_audit(kh.audit_dirfd) == -1)
+		fatalx("cannot restrict the file system (landlock)");
 	if (policy_seccomp_load(POLICY_KEYHOLDER, &fds) == -1)
 		fatalx("cannot load the seccomp filter");
 

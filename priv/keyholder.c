@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -34,6 +36,7 @@
 
 #include "common/log.h"
 #include "imsg/imsg.h"
+#include "policy/policy.h"
 #include "priv/aead.h"
 #include "priv/audit.h"
 #include "priv/keyholder.h"
@@ -650,6 +653,37 @@ kh_timed_checkpoint(struct keyholder *kh)
 }
 
 /*
+ * SIGHUP: if the audit log was moved away (by an operator, logrotate), go
+ * on in a new file of its name (audit.h, "Rotation").  Never a stop, and
+ * nothing is lost: whatever fails, the lines keep going to the moved file.
+ * The configuration is read at start only.
+ */
+static void
+kh_reopen_audit(struct keyholder *kh)
+{
+	int	 fd;
+
+	fd = openat(kh->audit_dirfd, kh->audit_name, POLICY_AUDIT_OPEN_FLAGS,
+	    POLICY_AUDIT_OPEN_MODE);
+	if (fd == -1 && errno == EEXIST) {
+		log_info("SIGHUP: audit log %s was not moved: still writing "
+		    "to it", kh->audit_name);
+		return;
+	}
+	if (fd == -1) {
+		log_warn("SIGHUP: cannot create a new audit log %s; still "
+		    "writing to the moved file", kh->audit_name);
+		return;
+	}
+	if (audit_reopen(kh->audit, fd) == -1) {
+		log_warnx("SIGHUP: audit log %s not rotated", kh->audit_name);
+		return;
+	}
+	log_info("SIGHUP: audit log %s reopened: the chain goes on at seq "
+	    "%" PRIu64, kh->audit_name, audit_seq(kh->audit) + 1);
+}
+
+/*
  * Serve the broker until it goes away or we are told to stop.  Returns the
  * exit status for dromosd: 0 on an orderly stop, 1 when the broker died.
  */
@@ -686,21 +720,14 @@ keyholder_loop(struct keyholder *kh)
 		ts.tv_sec = 1;
 		ts.tv_nsec = 0;
 		n = ppoll(&pfd, 1, &ts, &empty);
-		if (kh_hup) {
-			/*
-			 * Not a stop (a log rotation's signal must not take
-			 * the appliance down), and nothing to reload: the
-			 * sandbox opens no file.
-			 */
-			kh_hup = 0;
-			log_info("SIGHUP ignored: the configuration is read "
-			    "at start only, and the audit log is not reopened");
-		}
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+		if (n == -1 && errno != EINTR)
 			fatal("ppoll");
+		if (kh_hup) {
+			kh_hup = 0;
+			kh_reopen_audit(kh);
 		}
+		if (n == -1)
+			continue;
 		kh_timed_checkpoint(kh);
 		if (n == 0)
 			continue;

@@ -19,6 +19,8 @@ struct keyholder {
 	const uint8_t	*rootkey;	/* 32 bytes of locked memory */
 	struct keyring	*kr;		/* NULL until KEYRING_INIT/LOAD */
 	struct audit	*audit;
+	int		 audit_dirfd;	/* O_PATH: where the next log goes */
+	char		*audit_name;	/* the log's name in it */
 	uint64_t	 rotate_after;	/* seals per key version */
 	uint64_t	 checkpoint_interval;	/* seconds; 0: by count only */
 	time_t		 last_checkpoint;

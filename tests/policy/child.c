@@ -86,5 +86,6 @@ main(void)
 	}
 	failed += run_seccomp_tests();
 	failed += run_privdrop_tests();
+	failed += run_landlock_tests();
 	return failed ? 1 : 0;
 }

@@ -76,6 +76,8 @@ struct sc_ctx {
 struct kh_env {
 	int	 imsg[2];	/* [0] the keyholder's end */
 	int	 audit;
+	int	 auditdir;	/* O_PATH, for rotation */
+	char	 dir[40];
 	int	 log[2];
 	int	 spare[2];
 };
@@ -92,6 +94,10 @@ kh_env_open(struct kh_env *e)
 	e->audit = mkostemp(path, O_CLOEXEC | O_APPEND);
 	assert_true(e->audit >= 0);
 	assert_int_equal(unlink(path), 0);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/dromos-test-auditdir.XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	e->auditdir = open(e->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(e->auditdir >= 0);
 	/* Something to read on the imsg socket and on the spare pipe. */
 	assert_int_equal(write(e->imsg[1], "pingpong", 8), 8);
 	assert_int_equal(write(e->spare[1], "s", 1), 1);
@@ -103,6 +109,9 @@ kh_env_close(struct kh_env *e)
 	close(e->imsg[0]);
 	close(e->imsg[1]);
 	close(e->audit);
+	(void)unlinkat(e->auditdir, "next.log", 0);
+	close(e->auditdir);
+	assert_int_equal(rmdir(e->dir), 0);
 	close(e->log[0]);
 	close(e->log[1]);
 	close(e->spare[0]);
@@ -121,6 +130,7 @@ ctx_init(struct sc_ctx *c, enum policy_proc proc, const struct kh_env *e)
 	if (proc == POLICY_KEYHOLDER) {
 		c->fds.imsg = e->imsg[0];
 		c->fds.audit = e->audit;
+		c->fds.auditdir = e->auditdir;
 		c->fds.log = e->log[1];
 	}
 }
@@ -263,6 +273,48 @@ f_openat_trunc(const struct sc_ctx *c)
 {
 	(void)c;
 	syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_TRUNC);
+}
+
+/* The audit directory, but not the one way a rotation opens a file. */
+static void
+f_openat_auditdir_trunc(const struct sc_ctx *c)
+{
+	syscall(SYS_openat, c->fds.auditdir, "next.log",
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+}
+
+static void
+f_openat_auditdir_rdonly(const struct sc_ctx *c)
+{
+	syscall(SYS_openat, c->fds.auditdir, "next.log", O_RDONLY);
+}
+
+static void
+f_openat_auditdir_mode(const struct sc_ctx *c)
+{
+	syscall(SYS_openat, c->fds.auditdir, "next.log",
+	    POLICY_AUDIT_OPEN_FLAGS, 0644);
+}
+
+/* The rotation's flags, from another directory. */
+static void
+f_openat_cwd_rotation(const struct sc_ctx *c)
+{
+	(void)c;
+	syscall(SYS_openat, AT_FDCWD, "/tmp/dromos-test-never",
+	    POLICY_AUDIT_OPEN_FLAGS, POLICY_AUDIT_OPEN_MODE);
+}
+
+static void
+f_dup3_onto_imsg(const struct sc_ctx *c)
+{
+	syscall(SYS_dup3, c->spare[0], c->fds.imsg, O_CLOEXEC);
+}
+
+static void
+f_dup2_onto_audit(const struct sc_ctx *c)
+{
+	syscall(SYS_dup2, c->spare[0], c->fds.audit);
 }
 
 static void
@@ -519,6 +571,12 @@ static const struct {
 	{ "openat O_RDWR", f_openat_rdwr, ANY },
 	{ "openat O_CREAT", f_openat_creat, ANY },
 	{ "openat O_TRUNC", f_openat_trunc, ANY },
+	{ "openat audit dir O_TRUNC", f_openat_auditdir_trunc, KH },
+	{ "openat audit dir O_RDONLY", f_openat_auditdir_rdonly, KH },
+	{ "openat audit dir mode 0644", f_openat_auditdir_mode, KH },
+	{ "openat rotation flags elsewhere", f_openat_cwd_rotation, KH },
+	{ "dup3 onto the imsg fd", f_dup3_onto_imsg, KH },
+	{ "dup2 onto the audit fd", f_dup2_onto_audit, KH },
 	{ "write on an unlisted fd", f_write_spare, KH },
 	{ "read on an unlisted fd", f_read_spare, KH },
 	{ "sendmsg on an unlisted fd", f_sendmsg_spare, KH },
@@ -640,6 +698,13 @@ kh_allowed(const struct sc_ctx *c)
 		return 20;
 	if (write(c->fds.log, "log\n", 4) != 4)
 		return 21;
+	/* Rotation: a new file in the directory takes the fd's number. */
+	if ((st = openat(c->fds.auditdir, "next.log", POLICY_AUDIT_OPEN_FLAGS,
+	    POLICY_AUDIT_OPEN_MODE)) == -1 ||
+	    dup3(st, c->fds.audit, O_CLOEXEC) != c->fds.audit ||
+	    close(st) != 0 || write(c->fds.audit, "next\n", 5) != 5 ||
+	    fdatasync(c->fds.audit) != 0)
+		return 22;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return 30;
@@ -693,6 +758,7 @@ kh_check_output(const struct kh_env *e)
 	char	 buf[64];
 	ssize_t	 n;
 	size_t	 len = 0;
+	int	 fd;
 
 	while ((n = recv(e->imsg[1], buf + len, sizeof(buf) - 1 - len,
 	    MSG_DONTWAIT)) > 0)
@@ -707,6 +773,13 @@ kh_check_output(const struct kh_env *e)
 	assert_int_equal(n, 4);
 	buf[n] = '\0';
 	assert_string_equal(buf, "log\n");
+	fd = openat(e->auditdir, "next.log", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_int_equal(n, 5);
+	buf[n] = '\0';
+	assert_string_equal(buf, "next\n");
 }
 
 static void
@@ -1164,6 +1237,51 @@ test_names_resolve(void **state)
 	}
 }
 
+/* A rule's condition on one argument, or NULL. */
+static const struct rule_cmp *
+cond(const struct policy_rule *r, unsigned int arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < RULE_MAXCMP && r->cmp[i].op != 0; i++)
+		if (r->cmp[i].arg == arg)
+			return &r->cmp[i];
+	return NULL;
+}
+
+/*
+ * The keyholder opens one kind of file only: a new audit log in the audit
+ * directory, with the rotation's exact flags and mode (policy.h).
+ */
+static int
+keyholder_openat_is_rotation(void)
+{
+	const struct policy_list	*l;
+	const struct policy_rule	*r;
+	const struct rule_cmp		*d, *f, *m;
+	size_t				 nl, i, j, n = 0;
+
+	assert_non_null(l = policy_lists(POLICY_KEYHOLDER, &nl));
+	for (i = 0; i < nl; i++)
+		for (j = 0; j < l[i].nrules; j++) {
+			r = &l[i].rules[j];
+			if (strcmp(r->name, "openat") != 0)
+				continue;
+			n++;
+			d = cond(r, 0);
+			f = cond(r, 2);
+			m = cond(r, 3);
+			if (r->fail_errno != 0 || d == NULL ||
+			    d->from != RV_AUDITDIR || f == NULL ||
+			    f->op != SCMP_CMP_EQ || f->from != RV_CONST ||
+			    f->datum != POLICY_AUDIT_OPEN_FLAGS || m == NULL ||
+			    m->op != SCMP_CMP_EQ ||
+			    m->datum != POLICY_AUDIT_OPEN_MODE)
+				return 0;
+		}
+	return n == 1;
+}
+
 /* Calls no list may ever contain, and those the keyholder must not. */
 static void
 test_never_listed(void **state)
@@ -1180,7 +1298,7 @@ test_never_listed(void **state)
 		"open", "creat", "memfd_create", "pidfd_getfd", "seccomp",
 	};
 	static const char *const not_keyholder[] = {
-		"openat", "socket", "socketpair", "connect", "accept",
+		"socket", "socketpair", "connect", "accept",
 		"accept4", "bind", "clone", "clone3", "ioctl", "prctl",
 		"pipe2",
 	};
@@ -1196,6 +1314,7 @@ test_never_listed(void **state)
 	for (i = 0; i < NELEM(not_keyholder); i++)
 		if (listed(POLICY_KEYHOLDER, not_keyholder[i]))
 			fail_msg("keyholder lists %s", not_keyholder[i]);
+	assert_true(keyholder_openat_is_rotation());
 	/* And the lists are not empty: this test can see them. */
 	assert_true(listed(POLICY_KEYHOLDER, "read"));
 	assert_true(listed(POLICY_BROKER, "openat"));

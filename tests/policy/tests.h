@@ -10,6 +10,7 @@
 
 int	 run_seccomp_tests(void);	/* test_seccomp.c */
 int	 run_privdrop_tests(void);	/* test_privdrop.c */
+int	 run_landlock_tests(void);	/* test_landlock.c */
 
 /*
  * Run fn(arg, outfd) in a forked child that ends with exit_group(2) of

@@ -1,0 +1,129 @@
+/*
+ * dromosd's Landlock ruleset (policy/landlock.c), in forked children: once
+ * it is in force a file can be created and written beneath the audit
+ * directory and nowhere else, and nothing else can be opened by path.
+ */
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy/policy.h"
+#include "tests/policy/tests.h"
+
+struct ll_env {
+	char	 top[40];	/* holds dir/ and a sibling file */
+	char	 dir[64];
+	char	 sibling[64];
+	int	 dirfd;
+};
+
+/* Each step's own exit code, so a failure names the step. */
+static int
+ll_child(void *arg, int outfd)
+{
+	struct ll_env	*e = arg;
+	int		 fd;
+
+	close(outfd);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return 10;
+	if (policy_landlock_audit(e->dirfd) != 0)
+		return 11;	/* 1: no Landlock in this kernel */
+	/* The rotation's own call. */
+	if ((fd = openat(e->dirfd, "next.log", POLICY_AUDIT_OPEN_FLAGS,
+	    POLICY_AUDIT_OPEN_MODE)) == -1)
+		return 20;
+	if (write(fd, "x\n", 2) != 2 || close(fd) != 0)
+		return 21;
+	/* Its flags, but out of the directory: by "..", and absolute. */
+	if (openat(e->dirfd, "../escape.log", POLICY_AUDIT_OPEN_FLAGS,
+	    POLICY_AUDIT_OPEN_MODE) != -1 || errno != EACCES)
+		return 30;
+	if (open(e->sibling, O_WRONLY | O_APPEND | O_CLOEXEC) != -1 ||
+	    errno != EACCES)
+		return 31;
+	if (open("/tmp/dromos-test-landlock-never", POLICY_AUDIT_OPEN_FLAGS,
+	    POLICY_AUDIT_OPEN_MODE) != -1 || errno != EACCES)
+		return 32;
+	/* Nothing is read by path, not even in the directory. */
+	if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) != -1 ||
+	    errno != EACCES)
+		return 40;
+	if (openat(e->dirfd, "next.log", O_RDONLY | O_CLOEXEC) != -1 ||
+	    errno != EACCES)
+		return 41;
+	/* Nor removed or renamed there. */
+	if (unlinkat(e->dirfd, "next.log", 0) != -1 || errno != EACCES)
+		return 43;
+	if (renameat(e->dirfd, "next.log", e->dirfd, "moved.log") != -1 ||
+	    errno != EACCES)
+		return 44;
+	return 0;
+}
+
+static void
+test_landlock_audit_dir(void **state)
+{
+	struct ll_env	 e;
+	char		 buf[64], path[96];
+	struct stat	 sb;
+	int		 status, fd;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.top, sizeof(e.top), "/tmp/dromos-test-ll.XXXXXX");
+	assert_non_null(mkdtemp(e.top));
+	snprintf(e.dir, sizeof(e.dir), "%s/audit", e.top);
+	snprintf(e.sibling, sizeof(e.sibling), "%s/sibling", e.top);
+	assert_int_equal(mkdir(e.dir, 0700), 0);
+	fd = open(e.sibling, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "keep\n", 5), 5);
+	close(fd);
+	e.dirfd = open(e.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(e.dirfd >= 0);
+
+	status = child_run(ll_child, &e, NULL, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("landlock child: %s (11: Landlock unavailable)",
+		    child_status(status, buf, sizeof(buf)));
+	/* What the child made, and what it could not touch. */
+	snprintf(path, sizeof(path), "%s/next.log", e.dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 2);
+	assert_int_equal(sb.st_mode & 07777, POLICY_AUDIT_OPEN_MODE);
+	assert_int_equal(stat(e.sibling, &sb), 0);
+	assert_int_equal(sb.st_size, 5);
+	snprintf(path, sizeof(path), "%s/escape.log", e.top);
+	assert_int_equal(access(path, F_OK), -1);
+
+	close(e.dirfd);
+	snprintf(path, sizeof(path), "%s/next.log", e.dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(e.dir), 0);
+	assert_int_equal(unlink(e.sibling), 0);
+	assert_int_equal(rmdir(e.top), 0);
+}
+
+int
+run_landlock_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_landlock_audit_dir),
+	};
+
+	return cmocka_run_group_tests_name("landlock", tests, NULL, NULL);
+}
