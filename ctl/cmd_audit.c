@@ -1,11 +1,16 @@
 /*
  * dromosctl audit pubkey: print the public half of the audit signing key,
  * derived from the root key (priv/auditkey.h), in its one text form.
- * dromosctl audit verify: check a log offline (priv/auditverify.h).
+ * dromosctl audit verify: check a log offline (priv/auditverify.h), or
+ * the files of a rotated log, oldest first, each on its own and each
+ * continuing the one before.
  *
- * verify exits 0 when every line is chained and the log ends with a valid
- * checkpoint, 1 naming the first bad line ("line N: reason"), 2 when the
- * chain is intact but lines after the last checkpoint are not signed.
+ * verify exits 0 when every line is chained, every file after the first
+ * begins with the checkpoint the one before ends with, and the last ends
+ * with a valid checkpoint; 1 naming the first bad line ("line N: reason")
+ * or broken link; 2 when all is intact but not all is shown: lines after
+ * the last file's last checkpoint are not signed, or the first file
+ * continues one not given.
  */
 #include <err.h>
 #include <errno.h>
@@ -144,6 +149,176 @@ load_pubkey(const char *arg, uint8_t pub[AUDITKEY_PUBLEN])
 	return 0;
 }
 
+/* Verify one file, "-" for standard input; -1 if it does not open. */
+static int
+verify_file(const char *path, const uint8_t pub[AUDITKEY_PUBLEN],
+    struct auditv_result *r)
+{
+	int	 fd;
+
+	if (strcmp(path, "-") == 0) {
+		(void)auditv_verify_fd(STDIN_FILENO, pub, r);
+		return 0;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		warn("%s", path);
+		return -1;
+	}
+	(void)auditv_verify_fd(fd, pub, r);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Before reading path: the file before it must end with a checkpoint, the
+ * line path has to begin with.  An unsigned tail there is a broken link,
+ * not a warning: the next file cannot have been started after it.
+ */
+static int
+check_end(const char *ppath, const struct auditv_result *prev,
+    const char *path)
+{
+	if (prev->status == AUDITV_OK)
+		return 0;
+	if (prev->lines == 0)
+		warnx("%s: does not continue %s (%s is empty)", path, ppath,
+		    ppath);
+	else
+		warnx("%s: does not continue %s (%s ends at seq %" PRIu64
+		    " without a checkpoint: lines %" PRIu64 "-%" PRIu64
+		    " are not signed)", path, ppath, ppath, prev->seq,
+		    prev->line, prev->lines);
+	return -1;
+}
+
+/*
+ * path continues ppath: its first line is ppath's last, the checkpoint
+ * (seq, h) ppath ends with.  The bytes are compared too, since the time of
+ * the copy is covered by neither chain nor signature.  With seq > 1 this
+ * makes path a continued file (its first line was an anchor); at seq 1 the
+ * copy was chained from h_0 like the original.
+ */
+static int
+check_link(const char *ppath, const struct auditv_result *prev,
+    const char *path, const struct auditv_result *r)
+{
+	if (r->lines == 0) {
+		warnx("%s: does not continue %s (%s is empty)", path, ppath,
+		    path);
+		return -1;
+	}
+	if (r->first_seq != prev->seq) {
+		warnx("%s: does not continue %s (it starts at seq %" PRIu64
+		    ", %s ends at seq %" PRIu64 ")", path, ppath, r->first_seq,
+		    ppath, prev->seq);
+		return -1;
+	}
+	if (memcmp(r->first_h, prev->head, sizeof(r->first_h)) != 0 ||
+	    memcmp(r->first_line_sum, prev->last_cp_sum,
+	    sizeof(r->first_line_sum)) != 0) {
+		warnx("%s: does not continue %s (its first line is not the "
+		    "checkpoint at seq %" PRIu64 " that %s ends with)", path,
+		    ppath, prev->seq, ppath);
+		return -1;
+	}
+	return 0;
+}
+
+/* The line for a verified file; linked: it continues the file before. */
+static void
+print_ok(const char *path, const struct auditv_result *r, int linked)
+{
+	printf("%s: %" PRIu64 " lines, %" PRIu64 " checkpoints, ", path,
+	    r->lines, r->checkpoints);
+	if (!linked && !r->continued)
+		printf("last seq %" PRIu64 ": verified\n", r->seq);
+	else if (linked)
+		printf("seq %" PRIu64 "-%" PRIu64 ": verified (continues seq %"
+		    PRIu64 ")\n", r->first_seq, r->seq, r->first_seq);
+	else
+		printf("seq %" PRIu64 "-%" PRIu64 ": verified; continues seq %"
+		    PRIu64 " of a file not given\n", r->first_seq, r->seq,
+		    r->first_seq);
+}
+
+/* A file that is not intact: 1, or 2 for the last file's unsigned tail. */
+static int
+report_bad(const char *path, const struct auditv_result *r)
+{
+	if (r->status == AUDITV_BAD) {
+		warnx("%s: line %" PRIu64 ": %s", path, r->line, r->reason);
+		return 1;
+	}
+	if (r->lines == 0)
+		warnx("%s: empty log", path);
+	else
+		warnx("%s: warning: lines %" PRIu64 "-%" PRIu64
+		    " follow the last checkpoint and are not signed",
+		    path, r->line, r->lines);
+	return 2;
+}
+
+/*
+ * The files in order, stopping at the first problem.  A file's own bad
+ * line is reported in its order with the link to it: a first line that
+ * does not parse comes before the link, any later one after.
+ */
+static int
+verify_files(char *paths[], int n, const uint8_t pub[AUDITKEY_PUBLEN],
+    int quiet)
+{
+	struct auditv_result	 prev, r;
+	uint64_t		 from = 0;
+	int			 i, linked;
+
+	memset(&prev, 0, sizeof(prev));
+	for (i = 0; i < n; i++) {
+		linked = i > 0;
+		if (linked && check_end(paths[i - 1], &prev, paths[i]) == -1)
+			return 1;
+		if (verify_file(paths[i], pub, &r) == -1)
+			return 1;
+		if (linked && (r.status != AUDITV_BAD || r.line > 1) &&
+		    check_link(paths[i - 1], &prev, paths[i], &r) == -1)
+			return 1;
+		if (r.status == AUDITV_BAD)
+			return report_bad(paths[i], &r);
+		/* An unsigned tail: the next file's link, or exit 2. */
+		if (r.status == AUDITV_UNSIGNED && i == n - 1)
+			return report_bad(paths[i], &r);
+		if (r.status == AUDITV_OK && !quiet)
+			print_ok(paths[i], &r, linked);
+		if (i == 0 && r.continued)
+			from = r.first_seq;
+		prev = r;
+	}
+	if (fflush(stdout) == EOF)
+		err(1, "stdout");
+	/* Intact, but not shown whole: the files before it were not given. */
+	if (from != 0) {
+		warnx("%s: warning: it continues seq %" PRIu64 " of a file not "
+		    "given: that no line is missing before it is not shown",
+		    paths[0], from);
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Whether "-" is among the files: one of several cannot be told apart
+ * from the files around it, nor its place in the order shown.
+ */
+static int
+has_stdin(char *paths[], int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(paths[i], "-") == 0)
+			return 1;
+	return 0;
+}
+
 int
 cmd_audit_verify(int argc, char *argv[])
 {
@@ -152,10 +327,9 @@ cmd_audit_verify(int argc, char *argv[])
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct auditv_result		 r;
 	uint8_t				 pub[AUDITKEY_PUBLEN];
-	const char			*keyarg = NULL, *path;
-	int				 ch, fd, quiet = 0;
+	const char			*keyarg = NULL;
+	int				 ch, quiet = 0;
 
 	while ((ch = getopt_long(argc, argv, "p:q", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -169,33 +343,13 @@ cmd_audit_verify(int argc, char *argv[])
 			return CTL_USAGE;
 		}
 	}
-	if (keyarg == NULL || argc - optind != 1)
+	if (keyarg == NULL || optind == argc)
 		return CTL_USAGE;
-	path = argv[optind];
-	if (load_pubkey(keyarg, pub) == -1)
-		return 1;
-	if (strcmp(path, "-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		err(1, "%s", path);
-	switch (auditv_verify_fd(fd, pub, &r)) {
-	case AUDITV_OK:
-		if (!quiet)
-			printf("%s: %" PRIu64 " lines, %" PRIu64 " checkpoints, "
-			    "last seq %" PRIu64 ": verified\n", path, r.lines,
-			    r.checkpoints, r.seq);
-		return 0;
-	case AUDITV_UNSIGNED:
-		if (r.lines == 0)
-			warnx("%s: empty log", path);
-		else
-			warnx("%s: warning: lines %" PRIu64 "-%" PRIu64
-			    " follow the last checkpoint and are not signed",
-			    path, r.line, r.lines);
-		return 2;
-	case AUDITV_BAD:
-	default:
-		warnx("%s: line %" PRIu64 ": %s", path, r.line, r.reason);
+	if (argc - optind > 1 && has_stdin(argv + optind, argc - optind)) {
+		warnx("-: standard input must be the only file");
 		return 1;
 	}
+	if (load_pubkey(keyarg, pub) == -1)
+		return 1;
+	return verify_files(argv + optind, argc - optind, pub, quiet);
 }

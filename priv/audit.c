@@ -624,6 +624,20 @@ read_tail(int rfd, off_t size, size_t cap, off_t *startp, size_t *lenp)
 	return buf;
 }
 
+/* The log ends with a checkpoint: keep it for the next audit_reopen(). */
+static void
+keep_last_line(struct audit *a, const char *buf, size_t len)
+{
+	size_t	 i = len - 1;	/* the last newline */
+
+	while (i > 0 && buf[i - 1] != '\n')
+		i--;
+	if (len - i <= sizeof(a->cpline)) {
+		memcpy(a->cpline, buf + i, len - i);
+		a->cplen = len - i;
+	}
+}
+
 int
 audit_resume(struct audit *a, int rfd)
 {
@@ -656,6 +670,8 @@ audit_resume(struct audit *a, int rfd)
 	auditkey_public(a->key, pub);
 	(void)auditv_verify_buf(tail, len, pub, start > 0 ? AUDITV_TAIL : 0,
 	    &r);
+	if (r.status != AUDITV_BAD && r.lines > 0 && r.since_checkpoint == 0)
+		keep_last_line(a, tail, len);
 	free(tail);
 	if (r.status == AUDITV_BAD || r.lines == 0) {
 		log_warnx("audit: existing log does not verify at offset "

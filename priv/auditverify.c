@@ -2,7 +2,8 @@
  * Offline audit log verification (auditverify.h).  Every line is parsed
  * with jansson, rebuilt with the writer's own formatter and compared byte
  * for byte, so what was checked is exactly what was hashed; then its seq,
- * its place in the chain and, for a checkpoint, its signature.
+ * its place in the chain (unless it is the anchor a tail or a continued
+ * file starts from) and, for a checkpoint, its signature.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/log.h"
 #include "priv/audit.h"
@@ -177,12 +179,48 @@ check_sig(struct auditv *v, const struct parsed *p)
 	return 0;
 }
 
+/* Its place in the chain: seq one more than the last, h chained from it. */
+static int
+check_chain(struct auditv *v, const char *line, const struct parsed *p)
+{
+	uint8_t	 h[AUDIT_HASHLEN];
+
+	if (p->seq != v->seq + 1)
+		return fail(v, "seq %" PRIu64 ", expected %" PRIu64, p->seq,
+		    v->seq + 1);
+	if (audit_chain_hash(v->h, line, p->bodylen, h) == -1)
+		return fail(v, "SHA-256 failed");
+	if (memcmp(h, p->h, sizeof(h)) != 0)
+		return fail(v, "hash chain broken");
+	return 0;
+}
+
+/*
+ * Whether the line is an anchor, trusted by its signature rather than its
+ * chain: the first line of a tail, or of a file that continues another
+ * (audit_reopen()), which begins with a checkpoint past seq 1.  Any other
+ * first line of a file must be seq 1, chained from h_0.
+ */
+static int
+is_anchor(const struct auditv *v, const struct parsed *p)
+{
+	if (v->line != 1)
+		return 0;
+	return v->tail || (p->ev.op == AUDIT_CHECKPOINT && p->seq > 1);
+}
+
+/* The whole line's digest, to match a rotated file's anchor to its copy. */
+static void
+line_sum(const char *line, size_t len, uint8_t sum[AUDIT_HASHLEN])
+{
+	(void)crypto_hash_sha256(sum, (const unsigned char *)line, len);
+}
+
 int
 auditv_line(struct auditv *v, const char *line, size_t len)
 {
 	struct parsed	 p;
-	uint8_t		 h[AUDIT_HASHLEN];
-	int		 cp;
+	int		 cp, anchor;
 
 	if (v->bad)
 		return -1;
@@ -190,24 +228,22 @@ auditv_line(struct auditv *v, const char *line, size_t len)
 	if (parse(v, line, len, &p) == -1)
 		return -1;
 	cp = p.ev.op == AUDIT_CHECKPOINT;
-	if (v->tail && v->line == 1) {
-		/* The anchor: its signature vouches for (seq, h). */
-		if (!cp)
-			return fail(v, "tail does not start at a checkpoint");
-	} else {
-		if (p.seq != v->seq + 1)
-			return fail(v, "seq %" PRIu64 ", expected %" PRIu64,
-			    p.seq, v->seq + 1);
-		if (audit_chain_hash(v->h, line, p.bodylen, h) == -1)
-			return fail(v, "SHA-256 failed");
-		if (memcmp(h, p.h, sizeof(h)) != 0)
-			return fail(v, "hash chain broken");
-	}
+	if ((anchor = is_anchor(v, &p)) && !cp)
+		return fail(v, "tail does not start at a checkpoint");
+	if (!anchor && check_chain(v, line, &p) == -1)
+		return -1;
 	if (cp) {
 		if (check_sig(v, &p) == -1)
 			return -1;
 		v->lastcp = v->line;
 		v->checkpoints++;
+		line_sum(line, len, v->cp_sum);
+	}
+	if (v->line == 1) {
+		v->first_seq = p.seq;
+		memcpy(v->first_h, p.h, sizeof(v->first_h));
+		line_sum(line, len, v->first_sum);
+		v->continued = anchor && p.seq > 1;
 	}
 	v->seq = p.seq;
 	memcpy(v->h, p.h, sizeof(v->h));
@@ -222,6 +258,11 @@ auditv_end(const struct auditv *v, struct auditv_result *r)
 	r->checkpoints = v->checkpoints;
 	r->seq = v->seq;
 	memcpy(r->head, v->h, sizeof(r->head));
+	r->first_seq = v->first_seq;
+	memcpy(r->first_h, v->first_h, sizeof(r->first_h));
+	r->continued = v->continued;
+	memcpy(r->first_line_sum, v->first_sum, sizeof(r->first_line_sum));
+	memcpy(r->last_cp_sum, v->cp_sum, sizeof(r->last_cp_sum));
 	if (v->bad) {
 		r->status = AUDITV_BAD;
 		r->line = v->line;

@@ -42,6 +42,7 @@ static const char	 root_pub_hex[] =
 static uint8_t	 pub[AUDITKEY_PUBLEN];
 static char	 tmpdir[] = "/tmp/dromos-audit-XXXXXX";
 static char	 logpath[64];
+static char	 rotpath[2][64];	/* the files a log is rotated into */
 
 /* A log in memory, split into lines (each keeps its newline). */
 struct log {
@@ -60,6 +61,8 @@ setup(void **state)
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	snprintf(logpath, sizeof(logpath), "%s/audit.log", tmpdir);
+	snprintf(rotpath[0], sizeof(rotpath[0]), "%s/audit.log.1", tmpdir);
+	snprintf(rotpath[1], sizeof(rotpath[1]), "%s/audit.log.2", tmpdir);
 	if ((k = auditkey_derive(root)) == NULL)
 		return -1;
 	auditkey_public(k, pub);
@@ -72,16 +75,24 @@ teardown(void **state)
 {
 	(void)state;
 	(void)unlink(logpath);
+	(void)unlink(rotpath[0]);
+	(void)unlink(rotpath[1]);
 	return rmdir(tmpdir);
+}
+
+static int
+open_path(const char *path, int flags)
+{
+	int	 fd = open(path, flags | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	return fd;
 }
 
 static int
 open_log(int flags)
 {
-	int	 fd = open(logpath, flags | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	return fd;
+	return open_path(logpath, flags);
 }
 
 static struct audit *
@@ -148,10 +159,10 @@ split(struct log *l)
 }
 
 static void
-load(struct log *l)
+load_path(const char *path, struct log *l)
 {
 	struct stat	 st;
-	int		 fd = open_log(O_RDONLY);
+	int		 fd = open_path(path, O_RDONLY);
 
 	assert_int_equal(fstat(fd, &st), 0);
 	l->len = (size_t)st.st_size;
@@ -160,6 +171,12 @@ load(struct log *l)
 	assert_int_equal(read(fd, l->buf, l->len), (ssize_t)l->len);
 	close(fd);
 	split(l);
+}
+
+static void
+load(struct log *l)
+{
+	load_path(logpath, l);
 }
 
 /* A fresh log of n events (checkpoint every "every"), closed cleanly. */
@@ -942,11 +959,394 @@ test_junk(void **state)
 	free(b);
 }
 
+/* Rotation: audit_reopen() continues the chain in a new file. */
+
+static int
+is_cp(const struct log *l, size_t k)
+{
+	const char	*p;
+	size_t		 n;
+
+	p = line(l, k, &n);
+	return memmem(p, n, CP, sizeof(CP) - 1) != NULL;
+}
+
+/* The next file of a rotated log, opened as dromosd would. */
+static int
+open_next(const char *path)
+{
+	(void)unlink(path);
+	return open_path(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL);
+}
+
+/*
+ * A log rotated twice, into rotpath[0] and rotpath[1]: 100 events, rotated
+ * with lines after the last checkpoint; 50 more and a checkpoint, rotated
+ * right after it; 20 more, shut down.  ls[i] is file i, anchor[i] the seq
+ * of the checkpoint rotation i ended the old file with.
+ */
+static void
+make_rotated(struct log ls[3], uint64_t anchor[2])
+{
+	struct audit	*a;
+	uint64_t	 s;
+	int		 fd;
+
+	(void)unlink(logpath);
+	fd = open_log(O_WRONLY | O_APPEND | O_CREAT | O_EXCL);
+	a = new_writer(fd, 37);
+	write_events(a, 0, 100, 5);
+	s = audit_seq(a);
+	assert_int_equal(audit_reopen(a, open_next(rotpath[0])), 0);
+	anchor[0] = audit_seq(a);
+	assert_int_equal(anchor[0], s + 1);
+	write_events(a, 100, 50, 5);
+	assert_int_equal(audit_checkpoint(a), 0);
+	assert_int_equal(audit_commit(a), 0);
+	s = audit_seq(a);
+	assert_int_equal(audit_reopen(a, open_next(rotpath[1])), 0);
+	anchor[1] = audit_seq(a);
+	assert_int_equal(anchor[1], s);
+	write_events(a, 150, 20, 5);
+	assert_int_equal(audit_shutdown(a), 0);
+	audit_free(a);
+	close(fd);
+	load(&ls[0]);
+	load_path(rotpath[0], &ls[1]);
+	load_path(rotpath[1], &ls[2]);
+}
+
+static void
+test_rotate(void **state)
+{
+	struct log		 ls[3];
+	struct auditv_result	 r[3], rt;
+	uint64_t		 anchor[2];
+	const char		*a, *b;
+	size_t			 i, alen, blen;
+	int			 fd;
+
+	(void)state;
+	make_rotated(ls, anchor);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(verify(ls[i].buf, ls[i].len, &r[i]),
+		    AUDITV_OK);
+		assert_int_equal(r[i].lines, ls[i].nlines);
+		assert_int_equal(r[i].lines, r[i].seq - r[i].first_seq + 1);
+		assert_int_equal(r[i].continued, i > 0);
+		assert_true(is_cp(&ls[i], ls[i].nlines));
+	}
+	/* 100 events, checkpoints after 37 and 74, one to rotate. */
+	assert_int_equal(r[0].first_seq, 1);
+	assert_int_equal(r[0].seq, 103);
+	assert_int_equal(r[0].checkpoints, 3);
+	/* The anchor, 50 events, checkpoints after 37 and at the end. */
+	assert_int_equal(r[1].first_seq, anchor[0]);
+	assert_int_equal(r[1].seq, anchor[1]);
+	assert_int_equal(r[1].lines, 1 + 50 + 2);
+	assert_int_equal(r[1].checkpoints, 3);
+	/* Rotated right after a checkpoint: that one ends the file, alone. */
+	assert_false(is_cp(&ls[1], ls[1].nlines - 1));
+	assert_int_equal(r[2].first_seq, anchor[1]);
+	assert_int_equal(r[2].lines, 1 + 20 + 1);
+	for (i = 1; i < 3; i++) {
+		/* Each file begins with its predecessor's last line. */
+		a = line(&ls[i - 1], ls[i - 1].nlines, &alen);
+		b = line(&ls[i], 1, &blen);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, alen);
+		assert_memory_equal(r[i].first_h, r[i - 1].head, AUDIT_HASHLEN);
+		assert_memory_equal(r[i].first_line_sum, r[i - 1].last_cp_sum,
+		    AUDIT_HASHLEN);
+	}
+	/* From a descriptor, and as a tail, the same. */
+	fd = open_path(rotpath[1], O_RDONLY);
+	assert_int_equal(auditv_verify_fd(fd, pub, &rt), AUDITV_OK);
+	close(fd);
+	assert_true(rt.continued);
+	assert_int_equal(rt.first_seq, anchor[1]);
+	assert_int_equal(auditv_verify_buf(ls[2].buf, ls[2].len, pub,
+	    AUDITV_TAIL, &rt), AUDITV_OK);
+	assert_true(rt.continued);
+	assert_int_equal(rt.seq, r[2].seq);
+	for (i = 0; i < 3; i++)
+		free(ls[i].buf);
+}
+
+/*
+ * Every single-bit change of the anchor is caught at line 1, except in its
+ * time, which neither chain nor signature covers: that one shows only
+ * against the file before, whose last line it no longer is.
+ */
+static void
+edit_anchor(struct log *l, const struct auditv_result *prev)
+{
+	static const char	 tkey[] = "\"time\":\"";
+	static const char	 flips[] = { 0x01, 0x20 };
+	struct auditv_result	 r;
+	const char		*t;
+	size_t			 j, k, n, ts, unseen = 0;
+	char			 c;
+
+	(void)line(l, 1, &n);
+	t = memmem(l->buf, n, tkey, sizeof(tkey) - 1);
+	assert_non_null(t);
+	ts = (size_t)(t - l->buf) + sizeof(tkey) - 1;
+	for (j = 0; j < n; j++) {
+		c = l->buf[j];
+		for (k = 0; k < sizeof(flips); k++) {
+			l->buf[j] = (char)(c ^ flips[k]);
+			if (verify(l->buf, l->len, &r) == AUDITV_BAD) {
+				if (r.line != 1)
+					fail_msg("byte %zu: line %" PRIu64,
+					    j, r.line);
+				continue;
+			}
+			assert_true(j >= ts && j < ts + AUDIT_TIME_LEN);
+			assert_memory_not_equal(r.first_line_sum,
+			    prev->last_cp_sum, AUDIT_HASHLEN);
+			unseen++;
+		}
+		l->buf[j] = c;
+	}
+	assert_true(unseen > 0);
+}
+
+/* The anchor's signature replaced with one by another key. */
+static void
+resign_anchor(struct log *l, uint64_t seq, const uint8_t h[AUDIT_HASHLEN],
+    struct auditkey *k)
+{
+	static const char	 skey[] = "\"sig\":\"";
+	uint8_t			 msg[AUDIT_SIGMSG_LEN], sig[AUDITKEY_SIGLEN];
+	char			 hex[AUDITKEY_SIGHEXLEN + 1], *p;
+	size_t			 n;
+
+	(void)line(l, 1, &n);
+	p = memmem(l->buf, n, skey, sizeof(skey) - 1);
+	assert_non_null(p);
+	audit_sigmsg(seq, h, msg);
+	assert_int_equal(auditkey_sign(k, msg, sizeof(msg), sig), 0);
+	auditkey_hex(sig, sizeof(sig), hex);
+	memcpy(p + sizeof(skey) - 1, hex, AUDITKEY_SIGHEXLEN);
+}
+
+static void
+test_rotate_tamper(void **state)
+{
+	struct log		 ls[3], l;
+	struct auditv_result	 r0, r;
+	uint64_t		 anchor[2];
+	uint8_t			 other[AUDITKEY_ROOTLEN], opub[AUDITKEY_PUBLEN];
+	struct auditkey		*k;
+	char			*b, want[64];
+	size_t			 len, i;
+
+	(void)state;
+	make_rotated(ls, anchor);
+	assert_int_equal(verify(ls[0].buf, ls[0].len, &r0), AUDITV_OK);
+	/* Without its anchor the file starts mid-chain. */
+	b = without(&ls[1], 1, 1, &len);
+	snprintf(want, sizeof(want), "seq %" PRIu64 ", expected 1",
+	    anchor[0] + 1);
+	expect_bad(b, len, 1, want);
+	free(b);
+	/* The chain goes on from the anchor's h. */
+	b = without(&ls[1], 2, 1, &len);
+	snprintf(want, sizeof(want), "seq %" PRIu64 ", expected %" PRIu64,
+	    anchor[0] + 2, anchor[0] + 1);
+	expect_bad(b, len, 2, want);
+	free(b);
+	b = strstr(ls[1].buf + ls[1].off[1], "\"row\":\"");
+	assert_non_null(b);
+	b[7] ^= 0x01;
+	expect_bad(ls[1].buf, ls[1].len, 2, "hash chain broken");
+	b[7] ^= 0x01;
+	edit_anchor(&ls[1], &r0);
+	/* An anchor signed by another key, alone or with its file. */
+	memset(other, 0x5a, sizeof(other));
+	k = auditkey_derive(other);
+	assert_non_null(k);
+	auditkey_public(k, opub);
+	assert_int_equal(auditv_verify_buf(ls[1].buf, ls[1].len, opub, 0, &r),
+	    AUDITV_BAD);
+	assert_int_equal(r.line, 1);
+	assert_non_null(strstr(r.reason, "signature"));
+	resign_anchor(&ls[1], anchor[0], r0.head, k);
+	expect_bad(ls[1].buf, ls[1].len, 1, "signature");
+	assert_int_equal(auditv_verify_buf(ls[1].buf, ls[1].len, opub, 0, &r),
+	    AUDITV_BAD);
+	assert_int_equal(r.line, 1 + 37 + 1);
+	auditkey_free(k);
+	/* A tail still has to start at a checkpoint. */
+	b = without(&ls[2], 1, 1, &len);
+	assert_int_equal(auditv_verify_buf(b, len, pub, AUDITV_TAIL, &r),
+	    AUDITV_BAD);
+	assert_int_equal(r.line, 1);
+	assert_non_null(strstr(r.reason, "tail does not start"));
+	free(b);
+	for (i = 0; i < 3; i++)
+		free(ls[i].buf);
+
+	/*
+	 * What a continued file alone does not show: a log whose lines up
+	 * to a checkpoint were removed looks like one.
+	 */
+	make_log(&l, 200, 37);
+	b = without(&l, 1, 37, &len);
+	assert_int_equal(verify(b, len, &r), AUDITV_OK);
+	assert_true(r.continued);
+	assert_int_equal(r.first_seq, 38);
+	free(b);
+	free(l.buf);
+}
+
+/* A writer continuing path, as dromosd restarted on it would. */
+static struct audit *
+resume_path(const char *path, unsigned every, int *fdp)
+{
+	struct audit	*a;
+	int		 rfd;
+
+	*fdp = open_path(path, O_WRONLY | O_APPEND);
+	rfd = open_path(path, O_RDONLY);
+	a = new_writer(*fdp, every);
+	assert_int_equal(audit_resume(a, rfd), 0);
+	close(rfd);
+	return a;
+}
+
+static void
+test_rotate_resume(void **state)
+{
+	struct log		 l0, l1;
+	struct auditv_result	 r0, r1;
+	struct audit		*a;
+	uint64_t		 s;
+	int			 fd;
+
+	(void)state;
+	(void)unlink(logpath);
+	fd = open_log(O_WRONLY | O_APPEND | O_CREAT | O_EXCL);
+	a = new_writer(fd, 37);
+	write_events(a, 0, 40, 5);
+	assert_int_equal(audit_reopen(a, open_next(rotpath[0])), 0);
+	s = audit_seq(a);
+	audit_free(a);			/* crash: the file is its anchor */
+	close(fd);
+	/* The only checkpoint is the first line: resumed from the start. */
+	a = resume_path(rotpath[0], 37, &fd);
+	assert_int_equal(audit_seq(a), s);
+	write_events(a, 40, 10, 3);
+	audit_free(a);			/* crash: an unsigned tail */
+	close(fd);
+	a = resume_path(rotpath[0], 37, &fd);
+	assert_int_equal(audit_seq(a), s + 10);
+	write_events(a, 50, 80, 3);
+	assert_int_equal(audit_shutdown(a), 0);
+	audit_free(a);
+	close(fd);
+	/* Now from a checkpoint after the anchor, a tail. */
+	a = resume_path(rotpath[0], 37, &fd);
+	s = audit_seq(a);
+	write_events(a, 130, 5, 3);
+	assert_int_equal(audit_shutdown(a), 0);
+	audit_free(a);
+	close(fd);
+	load(&l0);
+	load_path(rotpath[0], &l1);
+	assert_int_equal(verify(l0.buf, l0.len, &r0), AUDITV_OK);
+	assert_int_equal(verify(l1.buf, l1.len, &r1), AUDITV_OK);
+	assert_true(r1.continued);
+	assert_int_equal(r1.first_seq, r0.seq);
+	assert_memory_equal(r1.first_h, r0.head, AUDIT_HASHLEN);
+	assert_memory_equal(r1.first_line_sum, r0.last_cp_sum, AUDIT_HASHLEN);
+	assert_int_equal(r1.seq, s + 5 + 1);
+	assert_int_equal(r1.lines, r1.seq - r1.first_seq + 1);
+	free(l0.buf);
+	free(l1.buf);
+}
+
+/*
+ * Restarted on a log that ends with a checkpoint, the writer rotates
+ * without writing a second one: the resumed checkpoint is the anchor.
+ */
+static void
+test_rotate_after_resume(void **state)
+{
+	struct log		 l0, l1;
+	struct auditv_result	 r0, r1;
+	struct audit		*a;
+	size_t			 n;
+	int			 fd;
+
+	(void)state;
+	(void)unlink(logpath);
+	(void)unlink(rotpath[0]);
+	fd = open_log(O_WRONLY | O_APPEND | O_CREAT | O_EXCL);
+	a = new_writer(fd, 37);
+	write_events(a, 0, 20, 4);
+	assert_int_equal(audit_shutdown(a), 0);
+	audit_free(a);
+	close(fd);
+	load(&l0);
+	n = l0.nlines;
+	free(l0.buf);
+
+	a = resume_path(logpath, 37, &fd);
+	assert_int_equal(audit_reopen(a, open_next(rotpath[0])), 0);
+	write_events(a, 20, 5, 5);
+	assert_int_equal(audit_shutdown(a), 0);
+	audit_free(a);
+	close(fd);
+	load(&l0);
+	load_path(rotpath[0], &l1);
+	assert_int_equal(l0.nlines, n);
+	assert_int_equal(verify(l0.buf, l0.len, &r0), AUDITV_OK);
+	assert_int_equal(verify(l1.buf, l1.len, &r1), AUDITV_OK);
+	assert_true(r1.continued);
+	assert_int_equal(r1.first_seq, r0.seq);
+	assert_memory_equal(r1.first_line_sum, r0.last_cp_sum, AUDIT_HASHLEN);
+	free(l0.buf);
+	free(l1.buf);
+}
+
+/* A rotation that cannot start leaves the writer on its file. */
+static void
+test_reopen_fails(void **state)
+{
+	struct audit_stats	 st;
+	struct auditv_result	 r;
+	struct audit		*a;
+	struct log		 l;
+	int			 fd;
+
+	(void)state;
+	(void)unlink(logpath);
+	fd = open_log(O_WRONLY | O_APPEND | O_CREAT | O_EXCL);
+	a = new_writer(fd, 37);
+	write_events(a, 0, 10, 5);
+	assert_int_equal(audit_reopen(a, -1), -1);
+	write_events(a, 10, 10, 5);
+	assert_int_equal(audit_shutdown(a), 0);
+	audit_stats(a, &st);
+	load(&l);
+	assert_int_equal(verify(l.buf, l.len, &r), AUDITV_OK);
+	assert_false(r.continued);
+	assert_int_equal(r.first_seq, 1);
+	assert_int_equal(r.seq, audit_seq(a));
+	assert_int_equal(r.lines, st.lines);
+	audit_free(a);
+	close(fd);
+	free(l.buf);
+}
+
 int
 run_audit_tests(void)
 {
 	const struct CMUnitTest	 tests[] = {
 		cmocka_unit_test(test_key_kat),
+		cmocka_unit_test(test_rotate_after_resume),
 		cmocka_unit_test(test_format_kat),
 		cmocka_unit_test(test_chain_verifies),
 		cmocka_unit_test(test_edit_any_byte),
@@ -965,6 +1365,10 @@ run_audit_tests(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_no_secrets),
 		cmocka_unit_test(test_junk),
+		cmocka_unit_test(test_rotate),
+		cmocka_unit_test(test_rotate_tamper),
+		cmocka_unit_test(test_rotate_resume),
+		cmocka_unit_test(test_reopen_fails),
 	};
 
 	log_init(1, 0);
