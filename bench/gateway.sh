@@ -179,15 +179,17 @@ us_per() {
 	    'BEGIN { printf "%.1f", (n > 0 ? (b - a) / hz * 1e6 / n : 0) }'
 }
 
-# bench-loadgen against a target: sets $l_rps, $l_n and $l_line.
+# bench-loadgen against a target: sets $l_rps, $l_n, $l_p50 and $l_line.
+# $n_clients connections ($clients unless set).
 loadgen_run() {
-	"$b/bench/bench-loadgen" "$@" -n "$clients" -d "$secs" \
+	"$b/bench/bench-loadgen" "$@" -n "${n_clients:-$clients}" -d "$secs" \
 	    -H "Authorization: Bearer $READER" >"$t/loadgen.out" \
 	    2>"$t/loadgen.err" || { cat "$t/loadgen.out" "$t/loadgen.err";
 	    failed "bench-loadgen reported errors"; }
 	l_line=$(cat "$t/loadgen.out")
 	l_rps=$(sed -n 's/.* rps \([0-9.]*\) .*/\1/p' "$t/loadgen.out")
 	l_n=$(sed -n 's/^requests \([0-9]*\) .*/\1/p' "$t/loadgen.out")
+	l_p50=$(sed -n 's/.* p50 \([0-9.]*\)ms .*/\1/p' "$t/loadgen.out")
 }
 
 wrk_run -s "$t/rotate.lua" "http://127.0.0.1:$gw"
@@ -208,6 +210,14 @@ loadgen_run -u "$t/run/broker.sock" -f "$t/paths"
 b1=$(cputicks $bpid)
 lb_rps=$l_rps; lb_line=$l_line
 db_cpu=$(us_per "$b0" "$b1" "$l_n")
+# One request at a time: what the gateway adds to a request's latency
+# when nothing queues (the saturated runs above measure capacity).
+n_clients=1
+loadgen_run -c "127.0.0.1:$gw" -f "$t/v1paths"
+l1g_p50=$l_p50; l1g_line=$l_line
+loadgen_run -u "$t/run/broker.sock" -f "$t/paths"
+l1b_p50=$l_p50; l1b_line=$l_line
+n_clients=
 bench_pgbench
 
 echo "gateway: wrk GET /v1/token/{c} via gateway ($clients conns, $conns" \
@@ -225,6 +235,11 @@ echo "gateway: ratio gateway/pgbench-S = $(ratio "$g_rps" "$tps") (goal >= 0.40)
 echo "gateway: gateway's cost over the direct broker call =" \
     "$(awk -v a="$lg_rps" -v b="$lb_rps" 'BEGIN { printf "%.1f%%", (b / a - 1) * 100 }')" \
     "(goal <= 20%)"
+echo "gateway: bench-loadgen one connection via gateway: $l1g_line"
+echo "gateway: bench-loadgen one connection direct to broker: $l1b_line"
+echo "gateway: one request at a time, the gateway adds" \
+    "$(awk -v g="$l1g_p50" -v b="$l1b_p50" 'BEGIN { printf "%.0f us to a %.0f us call (%.1f%%)", (g - b) * 1000, b * 1000, (b > 0 ? (g / b - 1) * 100 : 0) }')" \
+    "(p50; no goal)"
 echo "gateway: CPU per request: gateway $g_cpu us; broker $gb_cpu us" \
     "behind the gateway, $db_cpu us called directly"
 echo "gateway: idle RSS $rss KiB (goal <= 16384)"
