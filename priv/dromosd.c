@@ -236,9 +236,22 @@ broker_env(char **envp, size_t n)
 #endif
 }
 
-/* Fork and exec the broker with its end of the socketpair on fd 3. */
+/* In the child: fd on descriptor to, inherited by exec.  0 or -1. */
+static int
+place_fd(int fd, int to)
+{
+	if (fd == to)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, to) == -1 ? -1 : 0;
+}
+
+/*
+ * Fork and exec the broker with its end of the socketpair on fd 3 and the
+ * read end of the stop pipe on fd 4 (khproto.h).
+ */
 static pid_t
-start_broker(const struct dromos_conf *conf, int fd, int debug, int verbose)
+start_broker(const struct dromos_conf *conf, int fd, int stopfd, int debug,
+    int verbose)
 {
 	char	*argv[6];
 	char	*envp[4];
@@ -260,10 +273,13 @@ start_broker(const struct dromos_conf *conf, int fd, int debug, int verbose)
 	case -1:
 		fatal("fork");
 	case 0:
-		if (fd == KH_BROKER_FD) {
-			if (fcntl(fd, F_SETFD, 0) == -1)
-				_exit(127);
-		} else if (dup2(fd, KH_BROKER_FD) == -1)
+		/* Out of the way of the socket's place first. */
+		if (stopfd == KH_BROKER_FD &&
+		    (stopfd = fcntl(stopfd, F_DUPFD_CLOEXEC, KH_STOP_FD + 1)) ==
+		    -1)
+			_exit(127);
+		if (place_fd(fd, KH_BROKER_FD) == -1 ||
+		    place_fd(stopfd, KH_STOP_FD) == -1)
 			_exit(127);
 		execve(conf->broker_path, argv, envp);
 		fprintf(stderr, "dromosd: exec %s: %s\n", conf->broker_path,
@@ -357,7 +373,7 @@ main(int argc, char *argv[])
 	char			 err[512];
 	uint8_t			*rootkey;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
-	int			 sp[2], afd, arfd, rv;
+	int			 sp[2], stop[2], afd, arfd, rv;
 
 	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
@@ -410,8 +426,12 @@ main(int argc, char *argv[])
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
-	kh.broker = start_broker(&conf, sp[1], debug, verbose);
+	if (pipe2(stop, O_CLOEXEC) == -1)
+		fatal("pipe2");
+	kh.broker = start_broker(&conf, sp[1], stop[0], debug, verbose);
 	close(sp[1]);
+	close(stop[0]);
+	kh.stopfd = stop[1];
 
 	if (geteuid() == 0) {
 		policy_drop_user(conf.user_keyholder);

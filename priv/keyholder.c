@@ -125,8 +125,8 @@ kh_sighandler(int sig)
 {
 	if (sig == SIGHUP)
 		kh_hup = 1;
-	else
-		kh_quit = 1;
+	else if (kh_quit < 2)
+		kh_quit++;		/* the second one: stop at once */
 }
 
 static void
@@ -684,6 +684,40 @@ kh_reopen_audit(struct keyholder *kh)
 }
 
 /*
+ * Told to stop: the first time, close the stop pipe, so that the broker
+ * stops taking requests and answers those it has, which may still need
+ * us: we serve until it closes the channel.  -1 once we should not wait
+ * any longer (a second signal, or KH_STOP_WAIT_MS passed).
+ */
+static int
+kh_stopping(struct keyholder *kh, struct timespec *by)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (kh->stopfd != -1) {
+		close(kh->stopfd);
+		kh->stopfd = -1;
+		*by = now;
+		by->tv_sec += KH_STOP_WAIT_MS / 1000;
+		log_info("stopping on signal: the broker answers the requests "
+		    "it has first");
+		return 0;
+	}
+	if (kh_quit > 1) {
+		log_info("second signal: stopping the broker now");
+		return -1;
+	}
+	if (now.tv_sec > by->tv_sec || (now.tv_sec == by->tv_sec &&
+	    now.tv_nsec >= by->tv_nsec)) {
+		log_warnx("the broker did not stop within %d s: stopping it",
+		    KH_STOP_WAIT_MS / 1000);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Serve the broker until it goes away or we are told to stop.  Returns the
  * exit status for dromosd: 0 on an orderly stop, 1 when the broker died.
  */
@@ -692,7 +726,7 @@ keyholder_loop(struct keyholder *kh)
 {
 	struct sigaction	 sa;
 	struct pollfd		 pfd;
-	struct timespec		 ts, now;
+	struct timespec		 ts, now, stop_by = { 0, 0 };
 	sigset_t		 block, empty;
 	int			 n, status, rv = 1;
 
@@ -712,13 +746,15 @@ keyholder_loop(struct keyholder *kh)
 	kh->last_checkpoint = now.tv_sec;
 	kh->m[KH_M_START_TIME] = (uint64_t)time(NULL);
 
-	while (!kh_quit) {
+	for (;;) {
+		if (kh_quit && kh_stopping(kh, &stop_by) == -1)
+			break;
 		pfd.fd = kh->ibuf.fd;
 		pfd.events = POLLIN;
 		if (imsgbuf_queuelen(&kh->ibuf) > 0)
 			pfd.events |= POLLOUT;
-		ts.tv_sec = 1;
-		ts.tv_nsec = 0;
+		ts.tv_sec = kh_quit ? 0 : 1;
+		ts.tv_nsec = kh_quit ? 100000000 : 0;
 		n = ppoll(&pfd, 1, &ts, &empty);
 		if (n == -1 && errno != EINTR)
 			fatal("ppoll");
@@ -744,7 +780,10 @@ keyholder_loop(struct keyholder *kh)
 				break;
 			}
 			if (n == 0) {
-				log_warnx("broker closed its channel");
+				if (kh_quit)
+					log_info("the broker has stopped");
+				else
+					log_warnx("broker closed its channel");
 				break;
 			}
 			if (kh_dispatch_imsgs(kh) == -1)
@@ -758,13 +797,11 @@ keyholder_loop(struct keyholder *kh)
 
 	/*
 	 * The broker runs as another user, so it cannot be signalled; closing
-	 * its channel is what tells it to stop.
+	 * its channel ends it, if the stop pipe has not (kh_stopping).
 	 */
 	kh_hangup(kh);
-	if (kh_quit) {
-		log_info("stopping on signal");
+	if (kh_quit)
 		rv = 0;
-	}
 	if (waitpid(kh->broker, &status, 0) == kh->broker) {
 		if (WIFSIGNALED(status)) {
 			log_warnx("broker killed by signal %d", WTERMSIG(status));

@@ -16,6 +16,7 @@ struct keyring;
 struct keyholder {
 	struct imsgbuf	 ibuf;		/* to the broker */
 	pid_t		 broker;
+	int		 stopfd;	/* closed: the broker is to stop */
 	const uint8_t	*rootkey;	/* 32 bytes of locked memory */
 	struct keyring	*kr;		/* NULL until KEYRING_INIT/LOAD */
 	struct audit	*audit;

@@ -30,6 +30,16 @@
 
 /* The broker finds its end of the socketpair on this descriptor. */
 #define KH_BROKER_FD		3
+/*
+ * And the read end of a pipe whose write end only dromosd holds: when
+ * dromosd is told to stop it closes its end, and the broker, seeing end
+ * of file, stops taking requests and answers those it has (it may still
+ * ask the keyholder, which serves until the broker closes the channel)
+ * within KH_DRAIN_MS, then exits.  dromosd waits KH_STOP_WAIT_MS at most.
+ */
+#define KH_STOP_FD		4
+#define KH_DRAIN_MS		10000
+#define KH_STOP_WAIT_MS		(KH_DRAIN_MS + 5000)
 
 /* Field limits the keyholder enforces (shared with the sealed-value AD). */
 #define KH_NAME_MAX		64	/* purpose, table, column */

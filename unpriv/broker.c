@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -97,12 +98,12 @@ fds_sanitise(void)
 			fatal("/dev/null");
 }
 
-/* Descriptor 3 must be our end of dromosd's socketpair. */
+/* Descriptor 3 must be our end of dromosd's socketpair, 4 its pipe. */
 static void
 check_kh_fd(void)
 {
 	struct stat	 st;
-	int		 dom, type;
+	int		 dom, type, fl;
 	socklen_t	 len;
 
 	len = sizeof(dom);
@@ -116,8 +117,13 @@ check_kh_fd(void)
 	    type != SOCK_STREAM)
 		fatalx("dromos-broker is started by dromosd: descriptor %d "
 		    "is not a stream socket", KH_BROKER_FD);
+	if (fstat(KH_STOP_FD, &st) == -1 || !S_ISFIFO(st.st_mode) ||
+	    (fl = fcntl(KH_STOP_FD, F_GETFL)) == -1 ||
+	    (fl & O_ACCMODE) != O_RDONLY)
+		fatalx("dromos-broker is started by dromosd: descriptor %d "
+		    "is not the read end of a pipe", KH_STOP_FD);
 	/* Nothing else is meant to be inherited. */
-	if (close_range(KH_BROKER_FD + 1, ~0u, 0) == -1)
+	if (close_range(KH_STOP_FD + 1, ~0u, 0) == -1)
 		fatal("close_range");
 }
 
@@ -362,11 +368,14 @@ signal_fd(void)
 	return fd;
 }
 
-/* Serve until a signal (0) or the loss of the keyholder (1). */
+/*
+ * Serve until told to stop (0), by a signal or by dromosd (end of file on
+ * its pipe), or until the keyholder is lost (1).
+ */
 static int
 main_loop(struct khclient *kh, int sigfd)
 {
-	struct pollfd			 pfd[3];
+	struct pollfd			 pfd[4];
 	struct signalfd_siginfo		 si;
 	int				 err;
 
@@ -377,8 +386,10 @@ main_loop(struct khclient *kh, int sigfd)
 	/* Only hang-ups: the replies on it belong to the client's threads. */
 	pfd[2].fd = KH_BROKER_FD;
 	pfd[2].events = POLLRDHUP;
+	pfd[3].fd = KH_STOP_FD;
+	pfd[3].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 3, -1) == -1) {
+		if (poll(pfd, 4, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -390,7 +401,12 @@ main_loop(struct khclient *kh, int sigfd)
 				    "dromosd");
 				continue;
 			}
-			log_info("exiting on signal %u", si.ssi_signo);
+			log_info("stopping on signal %u", si.ssi_signo);
+			return 0;
+		}
+		/* Nothing is ever written: any event is dromosd's close. */
+		if (pfd[3].revents != 0) {
+			log_info("stopping: dromosd is stopping");
 			return 0;
 		}
 		if (pfd[2].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
@@ -402,6 +418,66 @@ main_loop(struct khclient *kh, int sigfd)
 			return 1;
 		}
 	}
+}
+
+static unsigned int
+inflight(struct http_server **srv, size_t n)
+{
+	unsigned int	 sum = 0;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		sum += http_inflight(srv[i]);
+	return sum;
+}
+
+/*
+ * Asked to stop: new clients are refused at once, and the requests
+ * already received are answered, with the keyholder still there (dromosd
+ * serves until we close the channel), for at most KH_DRAIN_MS.  A second
+ * signal, or the loss of the keyholder, ends the wait.
+ */
+static void
+drain(struct http_server **srv, size_t n, struct khclient *kh, int sigfd)
+{
+	struct signalfd_siginfo	 si;
+	struct pollfd		 pfd[2];
+	struct timespec		 t0, now;
+	unsigned int		 left;
+	size_t			 i;
+	long			 ms = 0;
+
+	for (i = 0; i < n; i++)
+		http_drain(srv[i]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pfd[0].fd = sigfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = KH_BROKER_FD;
+	pfd[1].events = POLLRDHUP;
+	while ((left = inflight(srv, n)) > 0 && ms < KH_DRAIN_MS &&
+	    kh_client_dead(kh) == 0) {
+		if (poll(pfd, 2, 10) > 0) {
+			if (pfd[0].revents & POLLIN && read(sigfd, &si,
+			    sizeof(si)) == (ssize_t)sizeof(si) &&
+			    si.ssi_signo != SIGHUP) {
+				log_info("second signal: not waiting any longer");
+				break;
+			}
+			/* dromosd would not wait any longer. */
+			if (pfd[1].revents != 0) {
+				kh_client_kill(kh, EPIPE);
+				break;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	if (left == 0)
+		log_info("drained: every request received was answered");
+	else
+		log_warnx("stopping with %u request%s unanswered", left,
+		    left == 1 ? "" : "s");
 }
 
 int
@@ -520,6 +596,11 @@ main(int argc, char *argv[])
 	kh_config_clear(&cf);
 
 	rv = main_loop(kh, sigfd);
+	if (rv == 0) {
+		struct http_server	*all[] = { srv, tsrv, adm };
+
+		drain(all, sizeof(all) / sizeof(all[0]), kh, sigfd);
+	}
 	mxserve_stop(msrv);
 	http_stop(tsrv);
 	http_stop(adm);

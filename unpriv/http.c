@@ -105,6 +105,7 @@ struct http_server {
 	struct MHD_OptionItem	 tlsopt[HTTP_TLS_OPTS];
 	atomic_uint		 suspended;	/* requests in http_suspend() */
 	atomic_int		 stopping;	/* http_stop() has begun */
+	atomic_uint		 inflight;	/* received, not yet completed */
 	gnutls_x509_crl_t	*crls;		/* the clients', verified */
 	unsigned int		 ncrls;
 };
@@ -137,6 +138,8 @@ struct http_ctx {
 	enum MHD_Result		(*cont)(struct http_req *, void *);
 	void			*cont_arg;
 };
+/* Set by http_drain(): every answer closes its connection. */
+static atomic_int	 draining;
 
 static enum MHD_Result
 add_retry_after(struct MHD_Response *resp, long seconds)
@@ -171,7 +174,8 @@ respond(struct http_req *r, unsigned int status, const char *ctype,
 	    (location != NULL && MHD_add_response_header(resp,
 	    MHD_HTTP_HEADER_LOCATION, location) == MHD_NO) ||
 	    (r->retry_after > 0 && add_retry_after(resp, r->retry_after) ==
-	    MHD_NO)) {
+	    MHD_NO) || (atomic_load(&draining) && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_CONNECTION, "close") == MHD_NO)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -844,6 +848,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 		metrics_in_flight(srv->mbase, 1);
+		atomic_fetch_add(&srv->inflight, 1);
 		ctx->srv = srv;
 		ctx->req.conn = c;
 		ctx->req.b = srv->b;
@@ -890,6 +895,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	    (size_t)(ctx->route - srv->routes) : srv->nroutes,
 	    ctx->req.status, d > 0 ? (uint64_t)(d * 1e6) : 0);
 	metrics_in_flight(srv->mbase, -1);
+	atomic_fetch_sub(&srv->inflight, 1);
 	log_kv(LOGL_INFO, "request", "server", srv->name, "method",
 	    ctx->req.method, "route", ctx->req.route ? ctx->req.route : "-",
 	    "status", status, "ms", ms, "request_id", ctx->req.request_id,
@@ -1194,19 +1200,48 @@ http_start_tls(const char *name, int listenfd,
 	    tls);
 }
 
+/* The acceptor ends; the listening socket stays (http_stop closes it). */
+static void
+stop_accepting(struct http_server *srv)
+{
+	ssize_t	 n;
+
+	if (!srv->accepting)
+		return;
+	n = write(srv->stop[1], "x", 1);
+	(void)n;
+	pthread_join(srv->acceptor, NULL);
+	srv->accepting = 0;
+}
+
+void
+http_drain(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	atomic_store(&draining, 1);
+	stop_accepting(srv);
+	/* Refused from now on, rather than left in the backlog. */
+	if (srv->listenfd != -1) {
+		close(srv->listenfd);
+		srv->listenfd = -1;
+	}
+}
+
+unsigned int
+http_inflight(const struct http_server *srv)
+{
+	return srv != NULL ? atomic_load(&srv->inflight) : 0;
+}
+
 void
 http_stop(struct http_server *srv)
 {
 	unsigned int	 i;
-	ssize_t		 n;
 
 	if (srv == NULL)
 		return;
-	if (srv->accepting) {
-		n = write(srv->stop[1], "x", 1);
-		(void)n;
-		pthread_join(srv->acceptor, NULL);
-	}
+	stop_accepting(srv);
 	/*
 	 * libmicrohttpd must not stop with a connection suspended.  The
 	 * connections it still has may make requests until it stops, so
@@ -1230,7 +1265,8 @@ http_stop(struct http_server *srv)
 		close(srv->stop[1]);
 	}
 	/* Ours now, as it was libmicrohttpd's to close before. */
-	close(srv->listenfd);
+	if (srv->listenfd != -1)
+		close(srv->listenfd);
 	tls_free_crls(srv);
 	free(srv);
 }

@@ -53,6 +53,15 @@ struct http_server	*http_start(const char *name, int listenfd,
 			    const struct http_route *, size_t nroutes,
 			    struct broker *, unsigned int nthreads);
 void			 http_stop(struct http_server *);
+/*
+ * Stopping without cutting anyone short: stop accepting and close the
+ * listening socket (new clients are refused), answer every request from
+ * now on with "Connection: close", and keep serving the connections there
+ * are.  http_inflight() counts the requests received and not yet
+ * answered; once it is 0 (or a deadline passed), http_stop().
+ */
+void			 http_drain(struct http_server *);
+unsigned int		 http_inflight(const struct http_server *);
 
 /* PEM text (NUL-terminated) of a TLS server. */
 struct http_tls {
