@@ -265,6 +265,19 @@ def brokers_on_one_database(pg, db, n=2):
 
 
 @contextlib.contextmanager
+def started_appliance(dsn):
+    """An appliance on dsn, started; stopped and its directory removed
+    afterwards."""
+    a = Appliance(dsn)
+    try:
+        a.start()
+        yield a
+    finally:
+        a.stop()
+        shutil.rmtree(a.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def appliance_on(pg, db):
     """One appliance on a fresh database db, dropped afterwards."""
     with brokers_on_one_database(pg, db, 1) as apps:

@@ -11,17 +11,13 @@ import time
 import psycopg2
 import pytest
 
-from dromos import BIN, Appliance, wait_for
+from dromos import BIN, started_appliance, wait_for
 
 
 @pytest.fixture
 def app(pgdb):
-    a = Appliance(pgdb)
-    try:
-        a.start()
+    with started_appliance(pgdb) as a:
         yield a
-    finally:
-        a.stop()
 
 
 class HeldRequest:

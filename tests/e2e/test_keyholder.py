@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from dromos import BIN, Appliance, is_root, proc_status, wait_for
+from dromos import BIN, Appliance, is_root, proc_status, started_appliance, wait_for
 
 root_only = pytest.mark.skipif(not is_root(), reason="needs root to drop privileges")
 PEERS = os.path.join(os.path.dirname(__file__), "peers")
@@ -23,13 +23,8 @@ def ctl(*args, check=True):
 
 @pytest.fixture
 def app(pgdb):
-    a = Appliance(pgdb)
-    try:
-        a.start()
+    with started_appliance(pgdb) as a:
         yield a
-    finally:
-        a.stop()
-        shutil.rmtree(a.dir, ignore_errors=True)
 
 
 def audit_lines(path):
