@@ -7,8 +7,11 @@
  * A libmicrohttpd daemon of its own with one thread and a few
  * connections: a scrape never holds up a daemon's other work, and a slow
  * or idle client holds one of these connections for a few seconds at
- * most.  A request is answered as soon as its head is in; a body, which
- * nothing here takes, is never read.
+ * most: an idle one for MXSERVE_CONN_TIMEOUT, and one that sends its
+ * request head a byte now and then (never idle) until a reaper thread
+ * shuts it down, MXSERVE_HEAD_MAX after it began to wait for that head.
+ * A request is answered as soon as its head is in; a body, which nothing
+ * here takes, is never read.
  */
 #ifndef DROMOS_COMMON_MXSERVE_H
 #define DROMOS_COMMON_MXSERVE_H
@@ -17,6 +20,7 @@
 
 #define MXSERVE_CONN_LIMIT	8u		/* scrapers at once */
 #define MXSERVE_CONN_TIMEOUT	5u		/* seconds idle */
+#define MXSERVE_HEAD_MAX	5u		/* seconds for a request head */
 #define MXSERVE_CONN_MEMORY	((size_t)8192)	/* a GET's head */
 
 typedef char	*(*mxserve_render)(void *arg, size_t *len);

@@ -365,6 +365,41 @@ def test_idle_clients_block_nothing(app):
     wait_for(lambda: scrape_raw(port)[0] == 200, 15, "a scrape after the idle ones")
 
 
+def test_slow_clients_are_cut_off(app):
+    """Scrapers that send their request head a byte now and then (never
+    idle) are shut down 5 s after they began it, so that they cannot keep
+    the listener's eight connections from real scrapes for good."""
+    port = app.metrics_port
+    slow = []
+    for _ in range(8):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\n")
+        s.settimeout(0.05)
+        slow.append(s)
+    start = time.monotonic()
+    cut = {}
+    try:
+        while len(cut) < len(slow) and time.monotonic() - start < 12:
+            for i, s in enumerate(slow):
+                if i in cut:
+                    continue
+                try:
+                    s.sendall(b"X")
+                    if s.recv(1024) == b"":
+                        cut[i] = time.monotonic() - start
+                except TimeoutError:
+                    pass
+                except OSError:
+                    cut[i] = time.monotonic() - start
+            time.sleep(0.5)
+    finally:
+        for s in slow:
+            s.close()
+    assert len(cut) == len(slow), f"only {len(cut)} of {len(slow)} were cut off"
+    assert 4 <= min(cut.values()) and max(cut.values()) < 9, cut
+    assert scrape_raw(port)[0] == 200
+
+
 def test_metrics_listen_refuses_non_loopback(tmp_path):
     key = tmp_path / "root.key"
     subprocess.run([os.path.join(BIN, "dromosctl"), "key", "init", str(key)], check=True)
