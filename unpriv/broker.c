@@ -578,6 +578,7 @@ main(int argc, char *argv[])
 		tls.key = tf.pem[1];
 		tls.ca = tf.pem[2];
 		tls.crl = tf.pem[3];
+		tls.crl_path = cf.tls_crl;
 		tsrv = http_start_tls("api-tls", tfd, api_routes, api_nroutes,
 		    &broker, nthreads, &tls);
 		/* GnuTLS holds the key now; our copy of its text goes. */

@@ -30,9 +30,10 @@
  * answer.  Each request checks again that its connection's certificate
  * was verified (nothing else could have let it in, but a handshake
  * without our callback must never reach a route).  With client CRLs
- * (tls_load_crls), tls_verify() also refuses a client whose certificate
- * one of them revokes, and every client while one of them has expired:
- * a revocation list past its next update no longer says who is revoked.
+ * (crlset.h, read again when their file changes), tls_verify() also
+ * refuses a client whose certificate one of them revokes, and every
+ * client while one of them has expired: a revocation list past its next
+ * update no longer says who is revoked.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -65,6 +66,7 @@
 #include "common/jsonmem.h"
 #include "common/log.h"
 #include "unpriv/broker.h"
+#include "unpriv/crlset.h"
 #include "unpriv/http.h"
 #include "unpriv/khclient.h"
 #include "unpriv/metrics.h"
@@ -106,8 +108,7 @@ struct http_server {
 	atomic_uint		 suspended;	/* requests in http_suspend() */
 	atomic_int		 stopping;	/* http_stop() has begun */
 	atomic_uint		 inflight;	/* received, not yet completed */
-	gnutls_x509_crl_t	*crls;		/* the clients', verified */
-	unsigned int		 ncrls;
+	struct crlset		*crls;		/* the clients', or NULL */
 };
 
 /*
@@ -576,42 +577,6 @@ static const gnutls_typed_vdata_st	 tls_purpose[] = {
 };
 
 /*
- * Why the CRLs refuse the client whose chain verified, or NULL.  The
- * leaf is checked: the client CA signs the gateways' certificates itself.
- */
-static const char *
-tls_revoked(const struct http_server *srv, gnutls_session_t s)
-{
-	const gnutls_datum_t	*peers;
-	gnutls_x509_crt_t	 crt;
-	time_t			 now = time(NULL), next;
-	unsigned int		 i, n = 0;
-	int			 rv;
-
-	if (srv->ncrls == 0)
-		return NULL;
-	for (i = 0; i < srv->ncrls; i++) {
-		next = gnutls_x509_crl_get_next_update(srv->crls[i]);
-		if (next != (time_t)-1 && next <= now)
-			return "a client CRL has expired (its next update was "
-			    "due): nobody is let in until a new one is "
-			    "installed";
-	}
-	if ((peers = gnutls_certificate_get_peers(s, &n)) == NULL || n == 0 ||
-	    gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
-		return "its certificate cannot be checked for revocation";
-	rv = gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER);
-	if (rv == GNUTLS_E_SUCCESS)
-		rv = gnutls_x509_crt_check_revocation(crt, srv->crls,
-		    srv->ncrls);
-	gnutls_x509_crt_deinit(crt);
-	if (rv == 1)
-		return "its certificate is revoked (client crl)";
-	return rv == 0 ? NULL :
-	    "its certificate cannot be checked for revocation";
-}
-
-/*
  * The client's certificate chain against the client CA (the trust list
  * of the workers' credentials), the clock and the client CRLs, as a
  * client certificate.  Non-zero fails the handshake.  Runs once the
@@ -635,7 +600,8 @@ tls_verify(gnutls_session_t s)
 	tc->verify_ran = 1;
 	if (rv == GNUTLS_E_SUCCESS && status == 0 &&
 	    gnutls_certificate_get_peers(s, &n) != NULL && n > 0 &&
-	    (revoked = tls_revoked(tc->srv, s)) == NULL) {
+	    (tc->srv->crls == NULL ||
+	    (revoked = crlset_check(tc->srv->crls, s)) == NULL)) {
 		tc->verified = 1;
 		return 0;
 	}
@@ -1046,59 +1012,6 @@ acceptor(void *arg)
 	return NULL;
 }
 
-/*
- * The client CRLs: each must be signed by a client CA (dromosd checked
- * the files too, but this is what the broker serves with).
- */
-static int
-tls_load_crls(struct http_server *srv, const struct http_tls *tls)
-{
-	gnutls_x509_crt_t	*cas = NULL;
-	gnutls_datum_t		 d;
-	unsigned int		 ncas = 0, i, verify;
-	int			 rv;
-
-	d.data = (unsigned char *)(uintptr_t)tls->crl;
-	d.size = (unsigned int)strlen(tls->crl);
-	if ((rv = gnutls_x509_crl_list_import2(&srv->crls, &srv->ncrls, &d,
-	    GNUTLS_X509_FMT_PEM, 0)) < 0 || srv->ncrls == 0) {
-		log_warnx("%s: client crl: %s", srv->name, rv < 0 ?
-		    gnutls_strerror(rv) : "no CRL in it");
-		return -1;
-	}
-	d.data = (unsigned char *)(uintptr_t)tls->ca;
-	d.size = (unsigned int)strlen(tls->ca);
-	if ((rv = gnutls_x509_crt_list_import2(&cas, &ncas, &d,
-	    GNUTLS_X509_FMT_PEM, 0)) < 0) {
-		log_warnx("%s: client ca: %s", srv->name, gnutls_strerror(rv));
-		return -1;
-	}
-	for (i = 0; i < srv->ncrls; i++)
-		if (gnutls_x509_crl_verify(srv->crls[i], cas, ncas, 0,
-		    &verify) < 0 || verify != 0) {
-			log_warnx("%s: client crl: CRL %u is not signed by a "
-			    "client CA", srv->name, i + 1);
-			rv = -1;
-			break;
-		}
-	for (i = 0; i < ncas; i++)
-		gnutls_x509_crt_deinit(cas[i]);
-	gnutls_free(cas);
-	return rv < 0 ? -1 : 0;
-}
-
-static void
-tls_free_crls(struct http_server *srv)
-{
-	unsigned int	 i;
-
-	for (i = 0; i < srv->ncrls; i++)
-		gnutls_x509_crl_deinit(srv->crls[i]);
-	gnutls_free(srv->crls);
-	srv->crls = NULL;
-	srv->ncrls = 0;
-}
-
 static void
 tls_options(struct http_server *srv, const struct http_tls *tls)
 {
@@ -1145,7 +1058,8 @@ server_start(const char *name, int listenfd, const struct http_route *routes,
 	srv->tlsopt[0].option = MHD_OPTION_END;
 	if (tls != NULL)
 		tls_options(srv, tls);
-	if (tls != NULL && tls->crl != NULL && tls_load_crls(srv, tls) == -1)
+	if (tls != NULL && tls->crl != NULL && (srv->crls = crlset_new(name,
+	    tls->crl_path, tls->crl, tls->ca)) == NULL)
 		goto fail;
 	srv->mbase = metrics_routes(name, routes, nroutes);
 	srv->nw = nthreads == 0 ? 1 : nthreads > HTTP_WORKERS_MAX ?
@@ -1267,6 +1181,6 @@ http_stop(struct http_server *srv)
 	/* Ours now, as it was libmicrohttpd's to close before. */
 	if (srv->listenfd != -1)
 		close(srv->listenfd);
-	tls_free_crls(srv);
+	crlset_free(srv->crls);
 	free(srv);
 }

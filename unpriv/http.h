@@ -69,6 +69,7 @@ struct http_tls {
 	const char	*key;		/* the certificate's private key */
 	const char	*ca;		/* the CA(s) that sign its clients */
 	const char	*crl;		/* their CRLs (PEM), or NULL */
+	const char	*crl_path;	/* read from there; again when it changes */
 };
 
 /*

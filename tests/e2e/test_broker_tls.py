@@ -47,6 +47,7 @@ def pki():
         "stranger": other.issue("gateway", server=False),
         "revoked": ca.issue("revoked-gateway", server=False),
     }
+    p["issuer"] = ca
     p["crl"] = ca.crl([p["revoked"][0]])
     p["crl-other-ca"] = other.crl([p["revoked"][0]], name="crl")
     p["crl-expired"] = ca.crl(name="old-crl", expired=True)
@@ -369,6 +370,54 @@ def test_crl_refuses_a_revoked_client(pki, pgdb):
     finally:
         a.stop()
         shutil.rmtree(a.dir, ignore_errors=True)
+
+
+def test_crl_reloaded_when_its_file_changes(pki, pgdb):
+    ca = pki["issuer"]
+    d = tempfile.mkdtemp(prefix="dromos-crl-")
+    os.chmod(d, 0o755)
+    live = os.path.join(d, "clients.crl")
+
+    def install(src):
+        # As the manual says: a new file renamed over the old one.
+        shutil.copy(src, live + ".new")
+        os.chmod(live + ".new", 0o644)
+        os.rename(live + ".new", live)
+
+    def served(cert):
+        try:
+            return tls_request(a, context(pki, cert=cert), "GET", "/ready")[0] == 200
+        except (ssl.SSLError, ConnectionError, http.client.HTTPException):
+            return False
+
+    install(ca.crl(name="revokes-none"))
+    a = crl_appliance(pgdb, pki, live)
+    try:
+        a.start()
+        wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
+        assert served("revoked")
+        # A list that revokes it is taken while the broker runs.
+        install(pki["crl"])
+        wait_for(lambda: not served("revoked"), 5, "the new list in force")
+        assert f"client crl {live} reloaded: 1 list" in a.logtext()
+        assert served("client")
+        # Lists that must not be taken are refused, and the one in use stays.
+        for bad, why in ((pki["crl-other-ca"], "a CRL is not signed by a client CA"),
+                         (pki["crl-expired"], "a CRL has no next update, or it has passed"),
+                         (pki["ca"], "no PEM CRL in it")):
+            install(bad)
+            # A handshake is what looks at the file.
+            wait_for(lambda: served("client") and
+                     f"changed but is refused: {why}" in a.logtext(), 5,
+                     f"the refusal ({why})")
+            assert served("client") and not served("revoked")
+        # And a list that revokes nothing lets it in again.
+        install(ca.crl(name="revokes-none-again"))
+        wait_for(lambda: served("revoked"), 5, "the last list in force")
+    finally:
+        a.stop()
+        shutil.rmtree(a.dir, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_without_crl_the_same_client_is_served(app, pki):
