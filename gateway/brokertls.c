@@ -9,9 +9,12 @@
 #include <netinet/in.h>
 
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -19,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/log.h"
 #include "common/osslpem.h"
 #include "gateway/brokertls.h"
 #include "gateway/pem.h"
@@ -195,10 +199,9 @@ take_crl(const struct trust_file *f, X509_STORE *store, BIO *bio, char *err,
 }
 
 static int
-load_trust(SSL_CTX *ctx, const struct trust_file *f, char *err,
+load_trust(X509_STORE *store, const struct trust_file *f, char *err,
     size_t errlen)
 {
-	X509_STORE	*store = SSL_CTX_get_cert_store(ctx);
 	BIO		*bio;
 	char		*pem;
 	int		 n = 0, r, rv = -1;
@@ -231,7 +234,7 @@ load_ca(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 {
 	const struct trust_file	 f = { path, NULL, "certificate", take_cert };
 
-	return load_trust(ctx, &f, err, errlen);
+	return load_trust(SSL_CTX_get_cert_store(ctx), &f, err, errlen);
 }
 
 static int
@@ -240,7 +243,7 @@ load_crl(SSL_CTX *ctx, const char *path, const char *ca, char *err,
 {
 	const struct trust_file	 f = { path, ca, "CRL", take_crl };
 
-	if (load_trust(ctx, &f, err, errlen) == -1)
+	if (load_trust(SSL_CTX_get_cert_store(ctx), &f, err, errlen) == -1)
 		return -1;
 	if (X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
 	    X509_V_FLAG_CRL_CHECK) != 1) {
@@ -403,11 +406,27 @@ int
 gw_broker_open(const struct gw_conf *cf, struct gw_broker *b, char *err,
     size_t errlen)
 {
+	const struct gw_broker_tls	*t = &cf->broker_tls;
+
 	memset(b, 0, sizeof(*b));
-	b->label = cf->broker_tls.text;
-	if (resolve(&cf->broker_tls, b, err, errlen) == -1 ||
+	b->label = t->text;
+	if (resolve(t, b, err, errlen) == -1 ||
 	    (b->ctx = context(cf, b, err, errlen)) == NULL)
 		return -1;
+	if (t->crl == NULL)
+		return 0;
+	if ((b->crl = strdup(t->crl)) == NULL ||
+	    (b->ca = strdup(t->ca)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		gw_broker_close(b);
+		return -1;
+	}
+	/* The file as it was read, by root maybe. */
+	if (stat(b->crl, &b->seen) == -1)
+		memset(&b->seen, 0, sizeof(b->seen));
+	pthread_mutex_init(&b->mtx, NULL);
+	pthread_mutex_init(&b->reload, NULL);
+	b->locks = 1;
 	return 0;
 }
 
@@ -416,4 +435,98 @@ gw_broker_close(struct gw_broker *b)
 {
 	SSL_CTX_free(b->ctx);
 	b->ctx = NULL;
+	X509_STORE_free(b->store);
+	b->store = NULL;
+	free(b->crl);
+	free(b->ca);
+	b->crl = b->ca = NULL;
+	if (b->locks) {
+		pthread_mutex_destroy(&b->mtx);
+		pthread_mutex_destroy(&b->reload);
+		b->locks = 0;
+	}
+}
+
+/* CRL reload (brokertls.h). */
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* A store of the CA file's certificates (as at start) and the CRL file. */
+static X509_STORE *
+new_store(struct gw_broker *b, char *err, size_t errlen)
+{
+	const struct trust_file	 f = { b->crl, b->ca, "CRL", take_crl };
+	STACK_OF(X509)		*cas;
+	X509_STORE		*st;
+	int			 i, ok = 1;
+
+	if ((st = X509_STORE_new()) == NULL || (cas =
+	    X509_STORE_get1_all_certs(SSL_CTX_get_cert_store(b->ctx))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		X509_STORE_free(st);
+		return NULL;
+	}
+	for (i = 0; ok && i < sk_X509_num(cas); i++)
+		ok = X509_STORE_add_cert(st, sk_X509_value(cas, i)) == 1;
+	sk_X509_pop_free(cas, X509_free);
+	if (!ok)
+		snprintf(err, errlen, "%s", osslpem_why());
+	if (!ok || load_trust(st, &f, err, errlen) == -1) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Read the file again; the reload mutex is held. */
+static void
+reload(struct gw_broker *b, const struct stat *sb)
+{
+	X509_STORE	*st, *old;
+	char		 err[512];
+
+	b->seen = *sb;		/* this version is judged once */
+	if ((st = new_store(b, err, sizeof(err))) == NULL) {
+		log_warnx("broker tls: crl changed but is refused: %s; the "
+		    "lists in use stay", err);
+		return;
+	}
+	pthread_mutex_lock(&b->mtx);
+	old = b->store;
+	b->store = st;
+	pthread_mutex_unlock(&b->mtx);
+	X509_STORE_free(old);
+	log_info("broker tls: crl %s reloaded", b->crl);
+}
+
+X509_STORE *
+gw_broker_verify_store(struct gw_broker *b)
+{
+	struct timespec	 now;
+	struct stat	 sb;
+	X509_STORE	*st;
+
+	if (b->crl == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (atomic_load(&b->checked) != (long long)now.tv_sec &&
+	    pthread_mutex_trylock(&b->reload) == 0) {
+		atomic_store(&b->checked, (long long)now.tv_sec);
+		if (stat(b->crl, &sb) == 0 && !same_file(&sb, &b->seen))
+			reload(b, &sb);
+		pthread_mutex_unlock(&b->reload);
+	}
+	pthread_mutex_lock(&b->mtx);
+	if ((st = b->store) != NULL)
+		X509_STORE_up_ref(st);
+	pthread_mutex_unlock(&b->mtx);
+	return st;
 }

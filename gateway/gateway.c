@@ -90,7 +90,7 @@ fds_sanitise(void)
 }
 
 /* "broker tls": the broker resolved, the context built; fatal if not. */
-static const struct gw_broker *
+static struct gw_broker *
 broker_open(const struct gw_conf *cf, const char *conffile,
     struct gw_broker *b)
 {
@@ -328,7 +328,7 @@ main(int argc, char *argv[])
 {
 	struct gw_conf		 cf;
 	struct gw_broker	 broker;
-	const struct gw_broker	*bp;
+	struct gw_broker	*bp;
 	struct gw_limits	 limits;
 	struct gw_server	*srv;
 	struct mxserve		*msrv = NULL;

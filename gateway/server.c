@@ -134,7 +134,7 @@ struct gw_loop {
 
 struct gw_server {
 	const struct gw_conf	*conf;
-	const struct gw_broker	*broker;	/* NULL: the unix socket */
+	struct gw_broker	*broker;	/* NULL: the unix socket */
 	struct gw_limits	 limits;
 	int			 tls;
 	uint64_t		 timeout_ms;
@@ -1114,6 +1114,12 @@ loop_daemon(struct gw_loop *lp, int listenfd, const char *cert,
 	    MHD_OPTION_END);
 }
 
+static X509_STORE *
+verify_store(void *arg)
+{
+	return gw_broker_verify_store(arg);
+}
+
 /* The loop's client to the broker: its unix socket, or over TLS. */
 static struct upstream *
 loop_upstream(struct gw_server *srv)
@@ -1135,6 +1141,8 @@ loop_upstream(struct gw_server *srv)
 	t.ctx = b->ctx;
 	t.sni = b->sni;
 	t.label = b->label;
+	t.verify_store = verify_store;
+	t.verify_arg = srv->broker;
 	return upstream_new_tls(&t, ms, nconns);
 }
 
@@ -1175,7 +1183,7 @@ loop_init(struct gw_loop *lp, int listenfd, const char *cert,
 struct gw_server *
 gw_server_start(const struct gw_conf *cf, const int *listenfds,
     unsigned int nloops, const char *cert, const char *key,
-    const struct gw_broker *broker, const struct gw_limits *limits)
+    struct gw_broker *broker, const struct gw_limits *limits)
 {
 	struct gw_server	*srv;
 	unsigned int		 i;

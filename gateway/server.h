@@ -114,7 +114,7 @@ struct gw_limits {
 struct gw_server	*gw_server_start(const struct gw_conf *,
 			    const int *listenfds, unsigned int nloops,
 			    const char *cert, const char *key,
-			    const struct gw_broker *broker,
+			    struct gw_broker *broker,
 			    const struct gw_limits *);
 /*
  * Close connections that have not delivered a whole request within the

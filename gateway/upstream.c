@@ -130,6 +130,8 @@ struct upstream {
 	size_t			 naddrs;
 	size_t			 cur;		/* the one to connect to */
 	SSL_CTX			*ctx;		/* NULL: the unix socket */
+	X509_STORE		*(*verify_store)(void *);
+	void			*verify_arg;
 	char			*sni;
 	char			*label;
 	unsigned int		 timeout_ms;
@@ -1170,6 +1172,21 @@ next_addr(struct upstream *u, int err)
 	u->cur = (u->cur + 1) % u->naddrs;
 }
 
+
+/* The store the handshake verifies against, if not the context's. */
+static int
+verify_with(struct upstream *u, SSL *ssl)
+{
+	X509_STORE	*st;
+	int		 rv;
+
+	if (u->verify_store == NULL || (st = u->verify_store(u->verify_arg)) ==
+	    NULL)
+		return 0;
+	rv = SSL_set1_verify_cert_store(ssl, st) == 1 ? 0 : -1;
+	X509_STORE_free(st);
+	return rv;
+}
 /* A TCP connection to the current address, then the others in turn. */
 static struct up_conn *
 dial_tls(struct upstream *u)
@@ -1205,7 +1222,8 @@ dial_addr(struct upstream *u)
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
 		goto fail;
 	if ((c->ssl = SSL_new(u->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
-	    (u->sni != NULL && SSL_set_tlsext_host_name(c->ssl, u->sni) != 1)) {
+	    (u->sni != NULL && SSL_set_tlsext_host_name(c->ssl, u->sni) != 1) ||
+	    verify_with(u, c->ssl) == -1) {
 		errno = ENOMEM;
 		goto fail;
 	}
@@ -1505,6 +1523,8 @@ upstream_new_tls(const struct up_tls *t, unsigned int timeout_ms,
 		return NULL;
 	}
 	u->ctx = t->ctx;
+	u->verify_store = t->verify_store;
+	u->verify_arg = t->verify_arg;
 	return u;
 }
 

@@ -126,6 +126,12 @@ struct up_tls {
 	SSL_CTX			*ctx;	/* client context; a reference is taken */
 	const char		*sni;	/* server name to send; NULL: none */
 	const char		*label;	/* "host:port", for the log */
+	/*
+	 * The store a new connection verifies against (a reference, freed
+	 * here); NULL, or a NULL answer: the context's.
+	 */
+	X509_STORE		*(*verify_store)(void *);
+	void			*verify_arg;
 };
 
 /* The same, over TLS; NULL out of resources. */

@@ -462,28 +462,61 @@ def test_no_crl_of_the_brokers_issuer(pki):
 
 
 def test_crl_revoking_another_cert(pki):
-    """A CRL that revokes another certificate: the broker's passes; a new
-    CRL in the same file is read by the next gateway, not by this one."""
-    crl = os.path.join(pki["dir"], "crl-live.pem")
-    shutil.copy(pki["crl_other"], crl)
+    """A CRL that revokes another certificate: the broker's passes."""
     b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
-    g = gateway(pki, b.hostport, crl=crl, name="broker.test")
-    g2 = None
+    g = gateway(pki, b.hostport, crl=pki["crl_other"], name="broker.test")
     try:
         g.start()
         for i in range(5):
             assert call(g, "GET", f"/v1/token/crl{i}")[0] == 200
         assert b.stats()["handshakes"] == 1
         assert not warnings(g, "")
-        # The CA revokes the broker's certificate; a restart reads it.
-        shutil.copy(pki["crl_broker"], crl)
-        assert call(g, "GET", "/v1/token/crl-kept")[0] == 200
-        g2 = gateway(pki, b.hostport, crl=crl, name="broker.test")
-        assert "certificate revoked" in refused(g2, "certificate verify failed")
     finally:
         g.cleanup()
-        if g2:
-            g2.cleanup()
+        b.stop()
+
+
+def test_crl_reloaded_when_its_file_changes(pki):
+    """A new list in the CRL file is taken by the next handshake, while
+    the gateway runs; a list that must not be taken is refused, and the
+    one in use stays.  The broker closes idle connections, so that each
+    request makes a handshake."""
+    live = os.path.join(pki["dir"], "crl-reload.pem")
+
+    def install(src):
+        shutil.copy(src, live + ".new")
+        os.chmod(live + ".new", 0o644)
+        os.rename(live + ".new", live)
+
+    def status():
+        time.sleep(0.3)         # past the broker's idle close
+        return call(g, "GET", "/v1/token/reload")[0]
+
+    install(pki["crl_other"])
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    b.control(idle_close=0.1)
+    g = gateway(pki, b.hostport, crl=live, name="broker.test")
+    try:
+        g.start()
+        assert status() == 200
+        # The CA revokes the broker's certificate.
+        install(pki["crl_broker"])
+        wait_for(lambda: status() == 503, 10, "the new list in force")
+        assert f"broker tls: crl {live} reloaded" in g.logtext()
+        assert any("certificate revoked" in ln for ln in warnings(g, "verify failed"))
+        # Another CA's list, an expired one: refused, the list in use stays.
+        for bad, why in ((pki["crl_stranger"], "is not signed by a certificate of"),
+                         (pki["crl_expired"], "has expired")):
+            install(bad)
+            wait_for(lambda: status() == 503 and
+                     "crl changed but is refused" in g.logtext() and
+                     why in g.logtext().split("crl changed but is refused")[-1],
+                     10, f"the refusal ({why})")
+        # A list that revokes another certificate lets the broker in again.
+        install(pki["crl_other"])
+        wait_for(lambda: status() == 200, 10, "the last list in force")
+    finally:
+        g.cleanup()
         b.stop()
 
 
