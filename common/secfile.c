@@ -158,3 +158,12 @@ secfile_free(char *buf, size_t len)
 	explicit_bzero(buf, len + 1);
 	free(buf);
 }
+
+int
+secfile_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}

@@ -11,6 +11,8 @@
 #ifndef DROMOS_COMMON_SECFILE_H
 #define DROMOS_COMMON_SECFILE_H
 
+#include <sys/stat.h>
+
 #include <stddef.h>
 
 #define SECFILE_SECRET		0x1
@@ -34,5 +36,12 @@ int	 secfile_check(int fd, const char *path, char *err, size_t errlen);
 int	 secfile_read(const char *path, int flags, size_t max, char **buf,
 	    size_t *len, char *err, size_t errlen);
 void	 secfile_free(char *buf, size_t len);
+
+/*
+ * The same version of a file, by stat(2): device, inode, size and
+ * modification time alike.  A file read again when it changes (a CRL)
+ * is replaced by rename(2), which gives it a new inode or time.
+ */
+int	 secfile_same(const struct stat *, const struct stat *);
 
 #endif /* DROMOS_COMMON_SECFILE_H */

@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/osslpem.h"
+#include "common/secfile.h"
 #include "gateway/brokertls.h"
 #include "gateway/pem.h"
 
@@ -449,15 +450,6 @@ gw_broker_close(struct gw_broker *b)
 
 /* CRL reload (brokertls.h). */
 
-static int
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* A store of the CA file's certificates (as at start) and the CRL file. */
 static X509_STORE *
 new_store(struct gw_broker *b, char *err, size_t errlen)
@@ -520,7 +512,7 @@ gw_broker_verify_store(struct gw_broker *b)
 	if (atomic_load(&b->checked) != (long long)now.tv_sec &&
 	    pthread_mutex_trylock(&b->reload) == 0) {
 		atomic_store(&b->checked, (long long)now.tv_sec);
-		if (stat(b->crl, &sb) == 0 && !same_file(&sb, &b->seen))
+		if (stat(b->crl, &sb) == 0 && !secfile_same(&sb, &b->seen))
 			reload(b, &sb);
 		pthread_mutex_unlock(&b->reload);
 	}

@@ -180,15 +180,6 @@ crlset_free(struct crlset *c)
 	free(c);
 }
 
-static int
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* Read the file again and take its lists; the reload mutex is held. */
 static void
 reload(struct crlset *c, const struct stat *st)
@@ -233,7 +224,7 @@ maybe_reload(struct crlset *c)
 	    pthread_mutex_trylock(&c->reload) != 0)
 		return;
 	atomic_store(&c->checked, (long long)now.tv_sec);
-	if (stat(c->path, &st) == 0 && !same_file(&st, &c->seen))
+	if (stat(c->path, &st) == 0 && !secfile_same(&st, &c->seen))
 		reload(c, &st);
 	pthread_mutex_unlock(&c->reload);
 }
