@@ -421,7 +421,7 @@ kh_health(struct kh_req *q)
 	return reply_set(q->reply, KH_R_OK, NULL, 0);
 }
 
-/* The counters, in layout KH_METRICS_V1: they hold nothing secret. */
+/* The counters, in layout KH_METRICS_V2: they hold nothing secret. */
 static int
 kh_metrics(struct kh_req *q)
 {
@@ -436,7 +436,7 @@ kh_metrics(struct kh_req *q)
 	memcpy(v, kh->m, sizeof(v));
 	v[KH_M_AUDIT_LINES] = st.lines;
 	v[KH_M_AUDIT_CHECKPOINTS] = st.checkpoints;
-	u = htobe32(KH_METRICS_V1);
+	u = htobe32(KH_METRICS_V2);
 	memcpy(buf, &u, 4);
 	u = htobe32(KH_M_COUNT);
 	memcpy(buf + 4, &u, 4);
@@ -673,12 +673,15 @@ kh_reopen_audit(struct keyholder *kh)
 	if (fd == -1) {
 		log_warn("SIGHUP: cannot create a new audit log %s; still "
 		    "writing to the moved file", kh->audit_name);
+		kh->m[KH_M_AUDIT_REOPEN_FAILURES]++;
 		return;
 	}
 	if (audit_reopen(kh->audit, fd) == -1) {
 		log_warnx("SIGHUP: audit log %s not rotated", kh->audit_name);
+		kh->m[KH_M_AUDIT_REOPEN_FAILURES]++;
 		return;
 	}
+	kh->m[KH_M_AUDIT_REOPENS]++;
 	log_info("SIGHUP: audit log %s reopened: the chain goes on at seq "
 	    "%" PRIu64, kh->audit_name, audit_seq(kh->audit) + 1);
 }

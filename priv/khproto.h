@@ -96,16 +96,17 @@ enum kh_error {
 /*
  * KH_R_METRICS: the keyholder's counters since it started, for the broker
  * to serve as Prometheus metrics (dromosd has no listener of its own).
- * Layout KH_METRICS_V1 is u32 KH_METRICS_V1, u32 KH_M_COUNT, then
+ * Layout KH_METRICS_V2 is u32 KH_METRICS_V2, u32 KH_M_COUNT, then
  * KH_M_COUNT u64 in the order of enum kh_metric.  A new counter is a new
- * layout: the broker refuses one it does not know.
+ * layout: the broker refuses one it does not know.  (V2 added the audit
+ * log's reopens.)
  *
  * Seals and opens count once their answer is final (after the batch's
  * audit commit), so an answer turned into KH_E_AUDIT counts as refused
  * with that code.  A request the keyholder refuses as malformed ends it
  * (see above), so it has no counter: the audit log has its REFUSE line.
  */
-#define KH_METRICS_V1		1
+#define KH_METRICS_V2		2
 
 enum kh_metric {
 	KH_M_SEAL_OK = 0,
@@ -122,6 +123,8 @@ enum kh_metric {
 	KH_M_BATCHES,		/* batches of answers released */
 	KH_M_BATCH_MAX,		/* most requests in one batch (a gauge) */
 	KH_M_START_TIME,	/* when the keyholder started, Unix seconds */
+	KH_M_AUDIT_REOPENS,	/* audit log rotations (SIGHUP) done */
+	KH_M_AUDIT_REOPEN_FAILURES,	/* moved away, but no new file */
 	KH_M_COUNT
 };
 

@@ -1107,7 +1107,7 @@ metrics_take(struct imsg_reader *r, struct kh_xfer *x, size_t i)
 	uint32_t	 layout, n, k;
 
 	(void)i;
-	if (imsg_read_u32(r, &layout) == -1 || layout != KH_METRICS_V1 ||
+	if (imsg_read_u32(r, &layout) == -1 || layout != KH_METRICS_V2 ||
 	    imsg_read_u32(r, &n) == -1 || n != KH_M_COUNT)
 		return -1;
 	for (k = 0; k < n; k++)

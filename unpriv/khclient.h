@@ -209,7 +209,7 @@ int		 kh_audit_mark(struct khclient *, const char *note);
 int		 kh_health(struct khclient *);
 /*
  * The keyholder's counters (KH_METRICS), v[i] for enum kh_metric i.  A
- * reply in another layout than KH_METRICS_V1 breaks the protocol.
+ * reply in another layout than KH_METRICS_V2 breaks the protocol.
  */
 int		 kh_metrics(struct khclient *, uint64_t v[KH_M_COUNT]);
 

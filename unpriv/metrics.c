@@ -460,6 +460,14 @@ render_keyholder(FILE *fp, const uint64_t *kh)
 	kh_one(fp, "dromos_keyholder_start_time_seconds", "gauge",
 	    "When the keyholder started, in seconds since the Unix epoch.",
 	    kh[KH_M_START_TIME]);
+	head(fp, "dromos_keyholder_audit_reopens_total", "counter",
+	    "SIGHUPs that found the audit log moved away, by outcome: ok (a "
+	    "new log goes on the chain) or failed (the moved one is still "
+	    "written).");
+	fprintf(fp, "dromos_keyholder_audit_reopens_total{outcome=\"ok\"} "
+	    "%llu\n", (unsigned long long)kh[KH_M_AUDIT_REOPENS]);
+	fprintf(fp, "dromos_keyholder_audit_reopens_total{outcome=\"failed\"} "
+	    "%llu\n", (unsigned long long)kh[KH_M_AUDIT_REOPEN_FAILURES]);
 }
 
 char *

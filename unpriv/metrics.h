@@ -90,7 +90,7 @@ void	 metrics_change_channel(int up);
 
 /*
  * The exposition text, malloc'd (NULL when out of memory).  kh holds the
- * keyholder's counters in layout KH_METRICS_V1, or is NULL when they
+ * keyholder's counters in layout KH_METRICS_V2, or is NULL when they
  * could not be fetched (dromos_keyholder_up is then 0).
  */
 char	*metrics_render(const uint64_t *kh, size_t *len);

@@ -5,9 +5,12 @@ the rotation cannot happen."""
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
+import socket
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -41,7 +44,8 @@ def make_app(pgdb):
             pw = pwd.getpwnam(KEYHOLDER)
             os.chown(d, pw.pw_uid, pw.pw_gid)
         a.audit = os.path.join(d, "audit.log")
-        a.write_conf(pgdb)
+        a.metrics_port = free_port()
+        a.write_conf(pgdb, f'metrics listen "127.0.0.1:{a.metrics_port}"\n')
         made.append(a)
         return a.start()
 
@@ -49,6 +53,27 @@ def make_app(pgdb):
     for a in made:
         a.stop()
         shutil.rmtree(a.dir, ignore_errors=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def reopens(app):
+    """dromos_keyholder_audit_reopens_total: (ok, failed)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{app.metrics_port}/metrics",
+                                timeout=10) as r:
+        text = r.read().decode()
+    n = {}
+    for outcome in ("ok", "failed"):
+        m = re.search(r'^dromos_keyholder_audit_reopens_total\{outcome="%s"\} (\d+)$'
+                      % outcome, text, re.M)
+        n[outcome] = int(m.group(1))
+    return n["ok"], n["failed"]
 
 
 def health(app, n):
@@ -92,6 +117,7 @@ def test_rotation_continues_the_chain(make_app):
     assert status["Seccomp"] == "2" and status["NoNewPrivs"] == "1"
     rotate(app, two, 2)
     health(app, 2)
+    assert reopens(app) == (2, 0)
     assert app.stop() == 0
 
     r = verify(app, one, two, app.audit)
@@ -126,6 +152,7 @@ def test_sighup_without_a_move_changes_nothing(make_app):
              "the SIGHUP logged")
     health(app, 2)
     assert app.proc.poll() is None
+    assert reopens(app) == (0, 0)
     # No checkpoint was forced, and the lines went on in the same file.
     assert len(lines(app.audit)) > before
     assert os.listdir(os.path.dirname(app.audit)) == ["audit.log"]
@@ -149,6 +176,7 @@ def test_rotation_refused_loses_nothing(make_app):
     health(app, 3)
     assert len(lines(moved)) > n
     assert not os.path.exists(app.audit)
+    assert reopens(app) == (0, 1)
     assert app.stop() == 0
     r = verify(app, moved)
     assert r.returncode == 0, r.stderr

@@ -277,7 +277,7 @@ do_metrics(struct fakekh *fk, struct imsg_reader *r, uint32_t id)
 	if (imsg_read_end(r) == -1)
 		return -1;
 	m = reply(fk, KH_R_METRICS, id, 0);
-	if (imsg_add_u32(m, fk->mlayout ? fk->mlayout : KH_METRICS_V1) == -1 ||
+	if (imsg_add_u32(m, fk->mlayout ? fk->mlayout : KH_METRICS_V2) == -1 ||
 	    imsg_add_u32(m, n) == -1)
 		die("imsg_add");
 	for (i = 0; i < n; i++)

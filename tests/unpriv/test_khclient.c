@@ -677,9 +677,9 @@ static void
 test_metrics(void **state)
 {
 	static const uint32_t	 bad[][2] = {
-		{ KH_METRICS_V1 + 1, KH_M_COUNT },	/* a newer layout */
-		{ KH_METRICS_V1, KH_M_COUNT - 1 },	/* too few */
-		{ KH_METRICS_V1, KH_M_COUNT + 1 },	/* too many */
+		{ KH_METRICS_V2 + 1, KH_M_COUNT },	/* a newer layout */
+		{ KH_METRICS_V2, KH_M_COUNT - 1 },	/* too few */
+		{ KH_METRICS_V2, KH_M_COUNT + 1 },	/* too many */
 	};
 	struct fixture	 fx;
 	uint64_t	 v[KH_M_COUNT];

@@ -342,6 +342,10 @@ test_keyholder_series(void **state)
 	    1000 + KH_M_BATCH_MAX);
 	assert_true(sample(text, "dromos_keyholder_start_time_seconds") ==
 	    1000 + KH_M_START_TIME);
+	assert_true(sample(text, "dromos_keyholder_audit_reopens_total"
+	    "{outcome=\"ok\"}") == 1000 + KH_M_AUDIT_REOPENS);
+	assert_true(sample(text, "dromos_keyholder_audit_reopens_total"
+	    "{outcome=\"failed\"}") == 1000 + KH_M_AUDIT_REOPEN_FAILURES);
 	/* The families that are not refusals have no "unknown" outcome. */
 	assert_int_equal(count(text, "dromos_keyholder_opens_total{outcome="
 	    "\"unknown\"}"), 0);
