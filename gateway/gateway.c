@@ -247,6 +247,36 @@ warm_up(const struct gw_conf *cf)
 		fatalx("libmicrohttpd was built without epoll");
 }
 
+/*
+ * What the gateway may still read by path once it serves: the system's
+ * configuration (GnuTLS's priorities, the time zone's link), the zone
+ * files, and the directory of the broker's CRL, read again when it
+ * changes.  Nothing may be written.
+ */
+static void
+unveil_paths(const struct gw_broker *bp)
+{
+	struct policy_path	 p[3] = {
+		{ "/etc", -1, POLICY_FS_READ },
+		{ "/usr/share/zoneinfo", -1, POLICY_FS_READ },
+		{ NULL, -1, POLICY_FS_READ },
+	};
+	char			*dir = NULL, *slash;
+	size_t			 n = 2;
+
+	if (bp != NULL && bp->crl != NULL) {
+		if ((dir = strdup(bp->crl)) == NULL)
+			fatal("strdup");
+		/* Absolute (gateway.conf); "/" for a file at the root. */
+		if ((slash = strrchr(dir, '/')) != NULL)
+			slash[slash == dir ? 1 : 0] = '\0';
+		p[n++].path = dir;
+	}
+	if (policy_landlock(p, n) == -1)
+		fatalx("cannot restrict the file system (landlock)");
+	free(dir);
+}
+
 static struct ratelimit *
 limiter(const struct gw_rate *r, uint64_t entries, const char *what)
 {
@@ -400,6 +430,7 @@ main(int argc, char *argv[])
 	policy_caps_clear();
 	policy_harden_process();
 	warm_up(&cf);
+	unveil_paths(bp);
 	if (policy_seccomp_load(POLICY_GATEWAY, NULL) == -1)
 		fatalx("cannot load the seccomp filter");
 

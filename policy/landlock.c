@@ -1,15 +1,16 @@
 /*
- * Landlock for dromosd (policy.h): after start-up the keyholder may create
- * and write files beneath its audit log's directory, and reach nothing
- * else of the file system by path.  Its seccomp filter already allows only
- * one kind of openat(2), relative to that directory; but the path itself
- * is out of seccomp's sight, and an absolute one ignores the directory.
- * Landlock checks the path.
+ * Landlock (policy.h): after start-up a process reaches the file system by
+ * path only beneath the directories it names, and only as it says there.
+ * dromosd may create and write files beneath its audit log's directory:
+ * its seccomp filter allows one kind of openat(2), relative to that
+ * directory, but the path is out of seccomp's sight, and an absolute one
+ * ignores the directory.  dromos-gateway may read beneath a few.
  */
 #include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,13 +46,44 @@ fs_rights(long abi)
 	return r;
 }
 
-int
-policy_landlock_audit(int dirfd)
+/* One directory's rule: what may be done beneath it. */
+static int
+add_rule(int rs, const struct policy_path *p)
 {
-	struct landlock_ruleset_attr		 attr;
 	struct landlock_path_beneath_attr	 pb;
-	long					 abi;
-	int					 rs, rv = -1;
+	int					 fd = p->fd, rv;
+
+	if (p->path != NULL &&
+	    (fd = open(p->path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;	/* nothing there to reach */
+		log_warn("landlock: %s", p->path);
+		return -1;
+	}
+	memset(&pb, 0, sizeof(pb));
+	if (p->access & POLICY_FS_READ)
+		pb.allowed_access |= LANDLOCK_ACCESS_FS_READ_FILE |
+		    LANDLOCK_ACCESS_FS_READ_DIR;
+	if (p->access & POLICY_FS_CREATE)
+		pb.allowed_access |= LANDLOCK_ACCESS_FS_MAKE_REG |
+		    LANDLOCK_ACCESS_FS_WRITE_FILE;
+	pb.parent_fd = fd;
+	if ((rv = (int)syscall(SYS_landlock_add_rule, rs,
+	    LANDLOCK_RULE_PATH_BENEATH, &pb, 0)) == -1)
+		log_warn("landlock_add_rule %s", p->path != NULL ? p->path :
+		    "(descriptor)");
+	if (p->path != NULL)
+		close(fd);
+	return rv == -1 ? -1 : 0;
+}
+
+int
+policy_landlock(const struct policy_path *paths, size_t n)
+{
+	struct landlock_ruleset_attr	 attr;
+	long				 abi;
+	size_t				 i;
+	int				 rs, rv = -1;
 
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
@@ -60,9 +92,8 @@ policy_landlock_audit(int dirfd)
 			log_warn("landlock");
 			return -1;
 		}
-		log_info("landlock is not available (%s): the next audit "
-		    "log's path is not checked, only its directory and flags",
-		    strerror(errno));
+		log_info("landlock is not available (%s): paths are not "
+		    "restricted, only system calls", strerror(errno));
 		return 1;
 	}
 	memset(&attr, 0, sizeof(attr));
@@ -72,17 +103,22 @@ policy_landlock_audit(int dirfd)
 		log_warn("landlock_create_ruleset");
 		return -1;
 	}
-	memset(&pb, 0, sizeof(pb));
-	pb.allowed_access = LANDLOCK_ACCESS_FS_MAKE_REG |
-	    LANDLOCK_ACCESS_FS_WRITE_FILE;
-	pb.parent_fd = dirfd;
-	if (syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH,
-	    &pb, 0) == -1)
-		log_warn("landlock_add_rule");
-	else if (syscall(SYS_landlock_restrict_self, rs, 0) == -1)
+	for (i = 0; i < n; i++)
+		if (add_rule(rs, &paths[i]) == -1)
+			goto done;
+	if (syscall(SYS_landlock_restrict_self, rs, 0) == -1)
 		log_warn("landlock_restrict_self");
 	else
 		rv = 0;
+ done:
 	close(rs);
 	return rv;
+}
+
+int
+policy_landlock_audit(int dirfd)
+{
+	const struct policy_path	 p = { NULL, dirfd, POLICY_FS_CREATE };
+
+	return policy_landlock(&p, 1);
 }

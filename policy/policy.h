@@ -32,6 +32,7 @@
 #include <sys/types.h>
 
 #include <fcntl.h>
+#include <stddef.h>
 
 enum policy_proc {
 	POLICY_KEYHOLDER,	/* dromosd */
@@ -78,12 +79,25 @@ void	 policy_fds_init(struct policy_fds *);
 int	 policy_seccomp_load(enum policy_proc, const struct policy_fds *);
 
 /*
- * dromosd, just before its seccomp filter: from now on create and write
- * files beneath the directory dirfd (O_PATH is enough) and nowhere else by
- * path; descriptors already open are not affected.  Needs no_new_privs
- * (policy_harden_process()).  0; 1 when the kernel has no Landlock (the
- * reason is logged; seccomp still limits the call); -1 on failure.
+ * Landlock, just before the seccomp filter: from now on the file system is
+ * reached by path only beneath these directories, as each allows (a path
+ * that does not exist is left out; with path NULL, the directory is fd,
+ * O_PATH is enough); descriptors already open are not affected.  Needs
+ * no_new_privs (policy_harden_process()).  0; 1 when the kernel has no
+ * Landlock (the reason is logged; seccomp still limits the calls); -1 on
+ * failure.
  */
+#define POLICY_FS_READ		0x1	/* read files, list directories */
+#define POLICY_FS_CREATE	0x2	/* create and write regular files */
+
+struct policy_path {
+	const char	*path;
+	int		 fd;
+	unsigned int	 access;
+};
+
+int	 policy_landlock(const struct policy_path *, size_t);
+/* dromosd: create and write beneath its audit log's directory, dirfd. */
 int	 policy_landlock_audit(int dirfd);
 
 /* The name of a policy for logs: "keyholder", "broker", "gateway". */

@@ -118,11 +118,87 @@ test_landlock_audit_dir(void **state)
 	assert_int_equal(rmdir(e.top), 0);
 }
 
+/* Read beneath one directory, and nothing else: the gateway's rules. */
+static int
+ll_read_child(void *arg, int outfd)
+{
+	struct ll_env			*e = arg;
+	const struct policy_path	 p[2] = {
+		{ e->dir, -1, POLICY_FS_READ },
+		{ "/nonexistent-dromos-test", -1, POLICY_FS_READ },
+	};
+	char				 path[96], buf[8];
+	int				 fd;
+
+	close(outfd);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return 10;
+	if (policy_landlock(p, 2) != 0)
+		return 11;	/* a path that does not exist is left out */
+	snprintf(path, sizeof(path), "%s/inside", e->dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    read(fd, buf, sizeof(buf)) != 3 || close(fd) != 0)
+		return 20;
+	/* Not written, not created, even where it may read. */
+	if (open(path, O_WRONLY | O_APPEND | O_CLOEXEC) != -1 ||
+	    errno != EACCES)
+		return 30;
+	snprintf(path, sizeof(path), "%s/new", e->dir);
+	if (open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) != -1 ||
+	    errno != EACCES)
+		return 31;
+	/* Nothing else is read. */
+	if (open(e->sibling, O_RDONLY | O_CLOEXEC) != -1 || errno != EACCES)
+		return 40;
+	if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) != -1 ||
+	    errno != EACCES)
+		return 41;
+	return 0;
+}
+
+static void
+test_landlock_read_only(void **state)
+{
+	struct ll_env	 e;
+	char		 buf[64], path[96];
+	int		 status, fd;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.top, sizeof(e.top), "/tmp/dromos-test-llr.XXXXXX");
+	assert_non_null(mkdtemp(e.top));
+	snprintf(e.dir, sizeof(e.dir), "%s/etc", e.top);
+	snprintf(e.sibling, sizeof(e.sibling), "%s/sibling", e.top);
+	assert_int_equal(mkdir(e.dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/inside", e.dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "in\n", 3), 3);
+	close(fd);
+	fd = open(e.sibling, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+
+	status = child_run(ll_read_child, &e, NULL, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("landlock read child: %s",
+		    child_status(status, buf, sizeof(buf)));
+	snprintf(path, sizeof(path), "%s/new", e.dir);
+	assert_int_equal(access(path, F_OK), -1);
+
+	snprintf(path, sizeof(path), "%s/inside", e.dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(e.dir), 0);
+	assert_int_equal(unlink(e.sibling), 0);
+	assert_int_equal(rmdir(e.top), 0);
+}
+
 int
 run_landlock_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_landlock_audit_dir),
+		cmocka_unit_test(test_landlock_read_only),
 	};
 
 	return cmocka_run_group_tests_name("landlock", tests, NULL, NULL);
