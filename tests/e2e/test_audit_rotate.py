@@ -8,13 +8,13 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import urllib.request
 
 import pytest
 
 from dromos import BIN, Appliance, is_root, proc_status, wait_for
+from gateway import free_port
 
 KEYHOLDER = "_dromoskey"
 
@@ -53,14 +53,6 @@ def make_app(pgdb):
     for a in made:
         a.stop()
         shutil.rmtree(a.dir, ignore_errors=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def reopens(app):

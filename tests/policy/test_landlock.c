@@ -30,6 +30,58 @@ struct ll_env {
 	int	 dirfd;
 };
 
+/* A file of these bytes, made here. */
+static void
+make_file(const char *path, const char *text)
+{
+	int	 fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/*
+ * top/ (mkdtemp), top/dir/ holding the file "inside" (3 bytes), and
+ * top/sibling (5 bytes), which no rule names; dirfd is dir's, O_PATH.
+ */
+static void
+ll_env_make(struct ll_env *e)
+{
+	char	 path[96];
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->top, sizeof(e->top), "/tmp/dromos-test-ll.XXXXXX");
+	assert_non_null(mkdtemp(e->top));
+	snprintf(e->dir, sizeof(e->dir), "%s/dir", e->top);
+	snprintf(e->sibling, sizeof(e->sibling), "%s/sibling", e->top);
+	assert_int_equal(mkdir(e->dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/inside", e->dir);
+	make_file(path, "in\n");
+	make_file(e->sibling, "keep\n");
+	e->dirfd = open(e->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(e->dirfd >= 0);
+}
+
+/* All of it, and the file made beneath dir, if any. */
+static void
+ll_env_remove(struct ll_env *e, const char *made)
+{
+	char	 path[96];
+
+	close(e->dirfd);
+	snprintf(path, sizeof(path), "%s/inside", e->dir);
+	assert_int_equal(unlink(path), 0);
+	if (made != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", e->dir, made);
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_int_equal(rmdir(e->dir), 0);
+	assert_int_equal(unlink(e->sibling), 0);
+	assert_int_equal(rmdir(e->top), 0);
+}
+
 /* Each step's own exit code, so a failure names the step. */
 static int
 ll_child(void *arg, int outfd)
@@ -80,22 +132,10 @@ test_landlock_audit_dir(void **state)
 	struct ll_env	 e;
 	char		 buf[64], path[96];
 	struct stat	 sb;
-	int		 status, fd;
+	int		 status;
 
 	(void)state;
-	memset(&e, 0, sizeof(e));
-	snprintf(e.top, sizeof(e.top), "/tmp/dromos-test-ll.XXXXXX");
-	assert_non_null(mkdtemp(e.top));
-	snprintf(e.dir, sizeof(e.dir), "%s/audit", e.top);
-	snprintf(e.sibling, sizeof(e.sibling), "%s/sibling", e.top);
-	assert_int_equal(mkdir(e.dir, 0700), 0);
-	fd = open(e.sibling, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "keep\n", 5), 5);
-	close(fd);
-	e.dirfd = open(e.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	assert_true(e.dirfd >= 0);
-
+	ll_env_make(&e);
 	status = child_run(ll_child, &e, NULL, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("landlock child: %s (11: Landlock unavailable)",
@@ -109,13 +149,7 @@ test_landlock_audit_dir(void **state)
 	assert_int_equal(sb.st_size, 5);
 	snprintf(path, sizeof(path), "%s/escape.log", e.top);
 	assert_int_equal(access(path, F_OK), -1);
-
-	close(e.dirfd);
-	snprintf(path, sizeof(path), "%s/next.log", e.dir);
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(rmdir(e.dir), 0);
-	assert_int_equal(unlink(e.sibling), 0);
-	assert_int_equal(rmdir(e.top), 0);
+	ll_env_remove(&e, "next.log");
 }
 
 /* Read beneath one directory, and nothing else: the gateway's rules. */
@@ -161,36 +195,17 @@ test_landlock_read_only(void **state)
 {
 	struct ll_env	 e;
 	char		 buf[64], path[96];
-	int		 status, fd;
+	int		 status;
 
 	(void)state;
-	memset(&e, 0, sizeof(e));
-	snprintf(e.top, sizeof(e.top), "/tmp/dromos-test-llr.XXXXXX");
-	assert_non_null(mkdtemp(e.top));
-	snprintf(e.dir, sizeof(e.dir), "%s/etc", e.top);
-	snprintf(e.sibling, sizeof(e.sibling), "%s/sibling", e.top);
-	assert_int_equal(mkdir(e.dir, 0700), 0);
-	snprintf(path, sizeof(path), "%s/inside", e.dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "in\n", 3), 3);
-	close(fd);
-	fd = open(e.sibling, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	close(fd);
-
+	ll_env_make(&e);
 	status = child_run(ll_read_child, &e, NULL, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("landlock read child: %s",
 		    child_status(status, buf, sizeof(buf)));
 	snprintf(path, sizeof(path), "%s/new", e.dir);
 	assert_int_equal(access(path, F_OK), -1);
-
-	snprintf(path, sizeof(path), "%s/inside", e.dir);
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(rmdir(e.dir), 0);
-	assert_int_equal(unlink(e.sibling), 0);
-	assert_int_equal(rmdir(e.top), 0);
+	ll_env_remove(&e, NULL);
 }
 
 int
