@@ -4,8 +4,10 @@
  * dromosd may create and write files beneath its audit log's directory:
  * its seccomp filter allows one kind of openat(2), relative to that
  * directory, but the path is out of seccomp's sight, and an absolute one
- * ignores the directory.  dromos-gateway may read beneath a few.
+ * ignores the directory.  dromos-gateway and dromos-broker may read beneath
+ * a few directories (and the broker a few files).
  */
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
@@ -46,32 +48,42 @@ fs_rights(long abi)
 	return r;
 }
 
-/* One directory's rule: what may be done beneath it. */
+/*
+ * One path's rule: what may be done beneath a directory, or to a file
+ * (Landlock refuses a directory's rights on a file).
+ */
 static int
 add_rule(int rs, const struct policy_path *p)
 {
 	struct landlock_path_beneath_attr	 pb;
-	int					 fd = p->fd, rv;
+	struct stat				 sb;
+	int					 fd = p->fd, rv = -1;
 
 	if (p->path != NULL &&
-	    (fd = open(p->path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	    (fd = open(p->path, O_PATH | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 0;	/* nothing there to reach */
 		log_warn("landlock: %s", p->path);
 		return -1;
 	}
+	if (fstat(fd, &sb) == -1) {
+		log_warn("landlock: %s", p->path != NULL ? p->path :
+		    "(descriptor)");
+		goto done;
+	}
 	memset(&pb, 0, sizeof(pb));
 	if (p->access & POLICY_FS_READ)
 		pb.allowed_access |= LANDLOCK_ACCESS_FS_READ_FILE |
-		    LANDLOCK_ACCESS_FS_READ_DIR;
+		    (S_ISDIR(sb.st_mode) ? LANDLOCK_ACCESS_FS_READ_DIR : 0);
 	if (p->access & POLICY_FS_CREATE)
-		pb.allowed_access |= LANDLOCK_ACCESS_FS_MAKE_REG |
-		    LANDLOCK_ACCESS_FS_WRITE_FILE;
+		pb.allowed_access |= LANDLOCK_ACCESS_FS_WRITE_FILE |
+		    (S_ISDIR(sb.st_mode) ? LANDLOCK_ACCESS_FS_MAKE_REG : 0);
 	pb.parent_fd = fd;
 	if ((rv = (int)syscall(SYS_landlock_add_rule, rs,
 	    LANDLOCK_RULE_PATH_BENEATH, &pb, 0)) == -1)
 		log_warn("landlock_add_rule %s", p->path != NULL ? p->path :
 		    "(descriptor)");
+ done:
 	if (p->path != NULL)
 		close(fd);
 	return rv == -1 ? -1 : 0;

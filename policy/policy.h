@@ -80,12 +80,12 @@ int	 policy_seccomp_load(enum policy_proc, const struct policy_fds *);
 
 /*
  * Landlock, just before the seccomp filter: from now on the file system is
- * reached by path only beneath these directories, as each allows (a path
- * that does not exist is left out; with path NULL, the directory is fd,
- * O_PATH is enough); descriptors already open are not affected.  Needs
- * no_new_privs (policy_harden_process()).  0; 1 when the kernel has no
- * Landlock (the reason is logged; seccomp still limits the calls); -1 on
- * failure.
+ * reached by path only beneath these directories, or these files, as each
+ * allows (a path that does not exist is left out; with path NULL, the
+ * directory is fd, O_PATH is enough); descriptors already open are not
+ * affected.  Needs no_new_privs (policy_harden_process()).  0; 1 when the
+ * kernel has no Landlock (the reason is logged; seccomp still limits the
+ * calls); -1 on failure.
  */
 #define POLICY_FS_READ		0x1	/* read files, list directories */
 #define POLICY_FS_CREATE	0x2	/* create and write regular files */

@@ -53,6 +53,7 @@
 #include "unpriv/broker.h"
 #include "unpriv/cache.h"
 #include "unpriv/db.h"
+#include "unpriv/fsview.h"
 #include "unpriv/http.h"
 #include "unpriv/migrate.h"
 #include "unpriv/notify.h"
@@ -213,14 +214,41 @@ warm_up(unsigned int *nthreads)
 		*nthreads = HTTP_THREADS_MIN;
 }
 
+/*
+ * Landlock: read-only, and only what the libraries still read by path
+ * (unpriv/fsview.h).  The home is libpq's: the broker has no HOME.
+ */
 static void
-sandbox(const char *user, unsigned int *nthreads)
+unveil_paths(const struct kh_config *cf)
+{
+	struct fsview	 v;
+	struct passwd	*pw;
+	char		 text[2048];
+	int		 rv;
+
+	pw = getpwuid(geteuid());
+	if (fsview_make(&v, cf->database, cf->tls_crl,
+	    pw != NULL ? pw->pw_dir : NULL) == -1)
+		fatalx("cannot list the files the broker reads");
+	rv = policy_landlock(v.p, v.n);
+	if (rv == -1)
+		fatalx("cannot restrict the file system (landlock)");
+	if (rv == 0) {
+		fsview_text(&v, text, sizeof(text));
+		log_info("landlock: reading beneath %s only", text);
+	}
+	fsview_free(&v);
+}
+
+static void
+sandbox(const struct kh_config *cf, unsigned int *nthreads)
 {
 	/* Not root: these two log that they skip their part. */
-	policy_drop_user(user);
+	policy_drop_user(cf->user);
 	policy_caps_clear();
 	policy_harden_process();
 	warm_up(nthreads);
+	unveil_paths(cf);
 	if (policy_seccomp_load(POLICY_BROKER, NULL) == -1)
 		fatalx("cannot load the seccomp filter");
 }
@@ -555,7 +583,7 @@ main(int argc, char *argv[])
 	memset(&tf, 0, sizeof(tf));
 	if (cf.tls[0] != '\0')
 		tfd = tls_prepare(&cf, &tf);
-	sandbox(cf.user, &nthreads);
+	sandbox(&cf, &nthreads);
 	/* Reads of a token wait for the keyholder without a thread. */
 	if (kh_client_async(kh) == -1)
 		fatal("keyholder reader thread");

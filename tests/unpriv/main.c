@@ -28,6 +28,7 @@ main(void)
 	failed += run_payload_tests();
 	failed += run_oauth_tests();
 	failed += run_cache_tests();
+	failed += run_fsview_tests();
 	failed += run_metrics_tests();
 	return failed ? 1 : 0;
 }

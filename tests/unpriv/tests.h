@@ -13,6 +13,7 @@ int	 run_provider_tests(void);	/* test_provider.c */
 int	 run_payload_tests(void);	/* test_payload.c */
 int	 run_oauth_tests(void);		/* test_oauth.c */
 int	 run_cache_tests(void);		/* test_cache.c */
+int	 run_fsview_tests(void);	/* test_fsview.c */
 int	 run_metrics_tests(void);	/* test_metrics.c, last: it fills
 					   the route table */
 
