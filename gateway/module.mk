@@ -2,7 +2,7 @@
 # daemon's main() forms libdromos-gateway, which the unit tests and the
 # fuzzer link.
 PROGS += dromos-gateway
-dromos-gateway_SRCS := gateway/gateway.c
+dromos-gateway_SRCS := gateway/gateway.c common/wipefree.c
 dromos-gateway_LIBS := gateway policy common
 GATEWAY_LDLIBS := -lmicrohttpd -ljansson -lssl -lcrypto -lm -lpthread
 dromos-gateway_LDLIBS := $(GATEWAY_LDLIBS) -lseccomp -lcap

@@ -2,7 +2,8 @@
 # proper forms libdromos-priv (AEAD, keyring, audit chain, key sources), which
 # dromosctl links too for key init, TPM sealing and offline audit checks.
 PROGS += dromosd
-dromosd_SRCS := $(filter priv/dromosd.c priv/keyholder.c, $(wildcard priv/*.c))
+dromosd_SRCS := $(filter priv/dromosd.c priv/keyholder.c, $(wildcard priv/*.c)) \
+    common/wipefree.c
 dromosd_LIBS := priv imsg policy common
 dromosd_LDLIBS := $(DROMOS_TSS_LIBS) -lsodium -lcrypto -ljansson -lseccomp -lcap
 

@@ -1,7 +1,7 @@
 # dromos-broker, the unprivileged broker.  Everything in unpriv/ except the
 # daemon's main() forms libdromos-unpriv, which the unit tests link.
 PROGS += dromos-broker
-dromos-broker_SRCS := unpriv/broker.c
+dromos-broker_SRCS := unpriv/broker.c common/wipefree.c
 dromos-broker_LIBS := unpriv imsg policy common
 UNPRIV_LDLIBS := -lmicrohttpd -lgnutls -ljansson -lpq -lcurl -lssl -lcrypto \
 	-lsodium

@@ -12,3 +12,9 @@ UNITS += osslmem
 test_osslmem_SRCS := tests/common/test_osslmem.c
 test_osslmem_LIBS := common
 test_osslmem_LDLIBS := -lcrypto
+
+# A program of its own: it links common/wipefree.c, as the daemons do.
+UNITS += wipefree
+test_wipefree_SRCS := tests/common/test_wipefree.c common/wipefree.c
+test_wipefree_LIBS :=
+test_wipefree_LDLIBS := -lcrypto

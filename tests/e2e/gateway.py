@@ -197,3 +197,19 @@ def gateway_lines(gw, request_id):
 def settle(seconds=0.2):
     """Let both daemons write their log lines."""
     time.sleep(seconds)
+
+
+def key_needles(path):
+    """What of a private key must not linger: its scalar as DER holds it
+    (the key OpenSSL uses keeps it as a BIGNUM, in another byte order),
+    and its PEM text, line breaks in or out."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    with open(path, "rb") as f:
+        pem = f.read()
+    scalar = load_pem_private_key(pem, None).private_numbers().private_value
+    body = [ln for ln in pem.splitlines() if ln and not ln.startswith(b"-----")]
+    needles = {"key scalar": scalar.to_bytes(32, "big")}
+    for i in range(len(body) - 1):
+        needles[f"key lines {i}-{i + 1}"] = body[i] + b"\n" + body[i + 1]
+        needles[f"key lines {i}-{i + 1} joined"] = body[i][-24:] + body[i + 1][:24]
+    return needles

@@ -15,7 +15,8 @@ import psycopg2
 import pytest
 
 from dromos import BIN, REPO, Appliance, appliance_on, proc_status, wait_for
-from gateway import GATEWAY, Gateway, broker_lines, gateway_lines, settle
+from gateway import GATEWAY, Gateway, broker_lines, gateway_lines, key_needles, settle
+from test_keyholder import _memory_contains
 
 PROVIDERS = sorted(glob.glob(os.path.join(REPO, "etc", "providers", "*.json")))
 OPENAPI = os.path.join(REPO, "gateway", "openapi.json")
@@ -568,6 +569,33 @@ def test_no_secret_or_query_value_in_gateway_log(gw, tokens):
 
 
 # Metrics.
+
+@pytest.mark.skipif(os.geteuid() != 0,
+                    reason="the memory of a daemon, not dumpable, is root's to read")
+def test_no_secret_in_gateway_memory(gw, tokens):
+    """Once answered, no secret stays in the gateway's memory: not the
+    bearer tokens, not the credential captured and read through it, nor
+    the text of its own TLS key, which GnuTLS decodes through buffers it
+    frees (common/wipefree.c wipes every block the process frees).  The
+    key's scalar is not searched for: GnuTLS keeps the parsed key, as it
+    must to serve."""
+    secret = "sk-MEMSCAN" + os.urandom(12).hex()
+    st, _, view = capture(gw, tokens["writer"], "openai", "acme-gw-memscan",
+                          {"api_key": secret})
+    assert st == 201, view
+    for _ in range(5):
+        st, _, p = call(gw, "GET", "/v1/token/acme-gw-memscan", tokens["reader"])
+        assert st == 200 and p["credentials"]["key"] == secret
+    settle(0.5)
+    needles = {"reader token": tokens["reader"].encode(),
+               "writer token": tokens["writer"].encode(),
+               "credential": secret.encode()}
+    needles.update((k, v) for k, v in key_needles(gw.key).items()
+                   if k != "key scalar")
+    assert _memory_contains(gw.proc.pid, needles) == set()
+    # The scan sees what is there: this process has them all.
+    assert _memory_contains(os.getpid(), needles) == set(needles)
+
 
 def test_metrics(gw, tokens):
     def count(text, route, code):

@@ -35,7 +35,7 @@ import urllib.request
 import pytest
 
 from dromos import REPO, Appliance, dromosctl, proc_status, wait_for
-from gateway import GATEWAY, Gateway
+from gateway import GATEWAY, Gateway, key_needles
 from test_keyholder import _memory_contains
 from tlsca import TestCA
 
@@ -764,22 +764,6 @@ def test_real_broker(real, real_gw):
     assert "server=api-tls" in line[0] and "status=200" in line[0], line
     assert proc_status(real_gw.proc.pid)["Seccomp"] == "2"
     assert not warnings(real_gw, "")
-
-
-def key_needles(path):
-    """What of a private key must not linger: its scalar as DER holds it
-    (the key OpenSSL uses keeps it as a BIGNUM, in another byte order),
-    and its PEM text, line breaks in or out."""
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-    with open(path, "rb") as f:
-        pem = f.read()
-    scalar = load_pem_private_key(pem, None).private_numbers().private_value
-    body = [ln for ln in pem.splitlines() if ln and not ln.startswith(b"-----")]
-    needles = {"key scalar": scalar.to_bytes(32, "big")}
-    for i in range(len(body) - 1):
-        needles[f"key lines {i}-{i + 1}"] = body[i] + b"\n" + body[i + 1]
-        needles[f"key lines {i}-{i + 1} joined"] = body[i][-24:] + body[i + 1][:24]
-    return needles
 
 
 @pytest.mark.skipif(os.geteuid() != 0,

@@ -144,3 +144,38 @@ def test_unreachable_tpm(swtpm, tmp_path):
     assert r.returncode == 1
     assert "bad TCTI" in r.stderr
     assert not out.exists()
+
+
+GDB = "/usr/bin/gdb"
+
+
+def test_no_key_left_in_memory(swtpm, tmp_path):
+    """At exit(3), no copy of the root key, raw or as hex, is in
+    dromosctl's memory, not even in the blocks tpm2-tss marshalled it into
+    and freed (common/wipefree.c wipes every freed block).  gdb stops
+    dromosctl and dumps a core: one dumped as the TPM is asked to seal the
+    key must hold it (the search works), one dumped in exit() must not."""
+    with open(DROMOSCTL, "rb") as f:
+        if b"__asan_init" in f.read():
+            pytest.skip("ASan's shadow memory makes the core too large")
+    keyfile = tmp_path / "root.key"
+    assert ctl("key", "init", str(keyfile)).returncode == 0
+    hexkey = keyfile.read_text().strip()
+    needles = (bytes.fromhex(hexkey), hexkey.encode(), hexkey.upper().encode())
+
+    def copies(stop):
+        core = tmp_path / f"core.{stop}"
+        out = tmp_path / f"root.{stop}.tpm"
+        r = subprocess.run(
+            [GDB, "-q", "-batch", "-ex", f"break {stop}", "-ex", "run",
+             "-ex", f"generate-core-file {core}", "-ex", "kill", "--args",
+             DROMOSCTL, "key", "seal-tpm", "-k", str(keyfile), "-T", swtpm.tcti,
+             "-o", str(out)],
+            capture_output=True, timeout=120)
+        assert core.exists(), r.stderr.decode()[-400:]
+        data = core.read_bytes()
+        core.unlink()
+        return sum(data.count(n) for n in needles)
+
+    assert copies("Esys_Create") >= 1
+    assert copies("exit") == 0
