@@ -653,6 +653,27 @@ still_open(struct up_conn *c)
 	return poll(&p, 1, 0) == 0;
 }
 
+/*
+ * Whether a TLS connection was verified against other lists than those in
+ * force now (the broker CRL changed since its handshake): it is not used
+ * again, so that a new handshake judges the broker by the new lists.  Its
+ * SSL holds the store it was verified with, so comparing is safe.
+ */
+static int
+trust_changed(struct upstream *u, struct up_conn *c)
+{
+	X509_STORE	*cur, *mine = NULL;
+	int		 changed;
+
+	if (c->ssl == NULL || u->verify_store == NULL ||
+	    (cur = u->verify_store(u->verify_arg)) == NULL)
+		return 0;
+	SSL_get0_verify_cert_store(c->ssl, &mine);
+	changed = mine != cur;
+	X509_STORE_free(cur);
+	return changed;
+}
+
 /* A pooled connection that may be used, or NULL. */
 static struct up_conn *
 pool_take(struct upstream *u, int check)
@@ -665,7 +686,7 @@ pool_take(struct upstream *u, int check)
 	now = now_ms();
 	while ((c = u->idle) != NULL) {
 		idle_unlink(u, c);
-		if (now - c->since >= UP_IDLE_MAX_MS)
+		if (now - c->since >= UP_IDLE_MAX_MS || trust_changed(u, c))
 			conn_retire(c);
 		else if (!check || still_open(c))
 			return c;

@@ -122,6 +122,7 @@ struct http_tlsconn {
 	unsigned int		 last_in;	/* handshake message, + 1 */
 	int			 verify_ran;
 	int			 verified;
+	time_t			 judged;	/* against the CRLs; monotonic */
 	unsigned long		 requests;
 };
 
@@ -552,6 +553,16 @@ finish(struct http_server *srv, struct http_ctx *ctx)
 static struct log_throttle	 tls_refusals = LOG_THROTTLE_INITIALIZER(1000,
     10);
 
+/* Whole seconds of the monotonic clock. */
+static time_t
+mono_sec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 static struct http_tlsconn *
 tls_conn_of(struct MHD_Connection *c)
 {
@@ -603,6 +614,7 @@ tls_verify(gnutls_session_t s)
 	    (tc->srv->crls == NULL ||
 	    (revoked = crlset_check(tc->srv->crls, s)) == NULL)) {
 		tc->verified = 1;
+		tc->judged = mono_sec();
 		return 0;
 	}
 	if (revoked != NULL)
@@ -746,6 +758,33 @@ http_notify(void *cls, struct MHD_Connection *c, void **sctx,
 	}
 }
 
+/*
+ * A kept-alive connection outlives its handshake's verdict: once a second
+ * at most, its certificate is judged again against the client CRLs in
+ * force (read again if their file changed), so that a revocation, or an
+ * expired list, also ends connections made before it.
+ */
+static int
+tls_still_let_in(struct http_server *srv, struct MHD_Connection *c,
+    struct http_tlsconn *tc)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const char			*why;
+	time_t				 now = mono_sec();
+
+	if (srv->crls == NULL || tc->judged == now)
+		return 1;
+	tc->judged = now;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		why = "its session is gone";
+	else if ((why = crlset_check(srv->crls, ci->tls_session)) == NULL)
+		return 1;
+	log_warnx_throttled(&tls_refusals, "%s: TLS client %s refused on "
+	    "its open connection: %s; closing", srv->name, tc->peer, why);
+	return 0;
+}
+
 /* Before a request of a TLS server is looked at. */
 static int
 tls_request_ok(struct http_server *srv, struct MHD_Connection *c)
@@ -758,6 +797,8 @@ tls_request_ok(struct http_server *srv, struct MHD_Connection *c)
 		    tc != NULL ? tc->peer : "?");
 		return 0;
 	}
+	if (!tls_still_let_in(srv, c, tc))
+		return 0;
 	tc->requests++;
 	return 1;
 }

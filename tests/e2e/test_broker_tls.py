@@ -420,6 +420,60 @@ def test_crl_reloaded_when_its_file_changes(pki, pgdb):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_crl_ends_open_connections(pki, pgdb):
+    """A connection made before its certificate was revoked is not served
+    on: its next request, a second or more after the new list, ends it."""
+    ca = pki["issuer"]
+    d = tempfile.mkdtemp(prefix="dromos-crl-")
+    os.chmod(d, 0o755)
+    live = os.path.join(d, "clients.crl")
+
+    def install(src):
+        shutil.copy(src, live + ".new")
+        os.chmod(live + ".new", 0o644)
+        os.rename(live + ".new", live)
+
+    def ready(conn):
+        conn.request("GET", "/ready")
+        r = conn.getresponse()
+        r.read()
+        return r.status
+
+    install(ca.crl(name="revokes-none"))
+    a = crl_appliance(pgdb, pki, live)
+    kept = other = None
+    try:
+        a.start()
+        wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
+        kept = http.client.HTTPSConnection("127.0.0.1", a.tls_port,
+                                           context=context(pki, cert="revoked"), timeout=10)
+        other = http.client.HTTPSConnection("127.0.0.1", a.tls_port,
+                                            context=context(pki, cert="client"), timeout=10)
+        assert ready(kept) == 200 and ready(other) == 200
+        install(pki["crl"])
+
+        def reloaded():
+            # A handshake looks at the file (at most once a second).
+            tls_request(a, context(pki), "GET", "/ready")
+            return f"client crl {live} reloaded" in a.logtext()
+        wait_for(reloaded, 5, "the new list")
+        # A second later, the open connection is judged again.
+        time.sleep(1.1)
+        with pytest.raises((ConnectionError, http.client.HTTPException, ssl.SSLError)):
+            ready(kept)
+        wait_for(lambda: "refused on its open connection: its certificate is "
+                 "revoked (client crl); closing" in a.logtext(), 5, "the refusal")
+        # The client the list does not name goes on, on its own connection.
+        assert ready(other) == 200
+    finally:
+        for c in (kept, other):
+            if c is not None:
+                c.close()
+        a.stop()
+        shutil.rmtree(a.dir, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_without_crl_the_same_client_is_served(app, pki):
     # The fixture's broker has no CRL: the certificate itself is good.
     st, _, _ = tls_request(app, context(pki, cert="revoked"), "GET", "/ready")

@@ -520,6 +520,35 @@ def test_crl_reloaded_when_its_file_changes(pki):
         b.stop()
 
 
+def test_crl_change_ends_pooled_connections(pki):
+    """A connection in the pool was verified against the lists in force
+    at its handshake: once the CRL file has changed, it is not used again,
+    and the next request's new handshake meets the new list."""
+    live = os.path.join(pki["dir"], "crl-pooled.pem")
+
+    def install(src):
+        shutil.copy(src, live + ".new")
+        os.chmod(live + ".new", 0o644)
+        os.rename(live + ".new", live)
+
+    install(pki["crl_other"])
+    b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
+    g = gateway(pki, b.hostport, crl=live, name="broker.test")
+    try:
+        g.start()
+        for _ in range(3):
+            assert call(g, "GET", "/v1/token/pooled")[0] == 200
+        assert b.stats()["handshakes"] == 1, "not kept alive"
+        install(pki["crl_broker"])
+        time.sleep(1.1)         # the file is looked at once a second
+        assert call(g, "GET", "/v1/token/pooled")[0] == 503
+        assert f"broker tls: crl {live} reloaded" in g.logtext()
+        assert any("certificate revoked" in ln for ln in warnings(g, "verify failed"))
+    finally:
+        g.cleanup()
+        b.stop()
+
+
 def test_warnings_are_rate_limited(pki):
     """A broken broker makes one warning per ten seconds, with a count."""
     b = TLSBroker(pki["dir"], *pki["broker_other"], pki["ca"]).start()
