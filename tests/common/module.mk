@@ -14,7 +14,11 @@ test_osslmem_LIBS := common
 test_osslmem_LDLIBS := -lcrypto
 
 # A program of its own: it links common/wipefree.c, as the daemons do.
+# Not in sanitizer builds, which leave wipefree.c out (their run-time
+# replaces the allocator).
+ifeq ($(SAN),)
 UNITS += wipefree
 test_wipefree_SRCS := tests/common/test_wipefree.c common/wipefree.c
 test_wipefree_LIBS :=
 test_wipefree_LDLIBS := -lcrypto
+endif

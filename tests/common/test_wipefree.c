@@ -82,17 +82,6 @@ heap_holds(const struct masked *m)
 	return found;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SKIP_SANITIZED()	skip()	/* wipefree.c is left out */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SKIP_SANITIZED()	skip()
-#endif
-#endif
-#ifndef SKIP_SANITIZED
-#define SKIP_SANITIZED()	do { } while (0)
-#endif
-
 /* A block of 200 bytes holding the secret at offset 64. */
 static unsigned char *
 block_with(const struct masked *m, int libc)
@@ -113,7 +102,6 @@ test_unwiped_free_is_found(void **state)
 	struct masked	 m;
 
 	(void)state;
-	SKIP_SANITIZED();
 	masked_new(&m);
 	__libc_free(block_with(&m, 1));
 	assert_true(heap_holds(&m));
@@ -125,7 +113,6 @@ test_free_wipes(void **state)
 	struct masked	 m;
 
 	(void)state;
-	SKIP_SANITIZED();
 	masked_new(&m);
 	free(block_with(&m, 0));
 	assert_false(heap_holds(&m));
@@ -138,7 +125,6 @@ test_realloc_wipes(void **state)
 	unsigned char	*b, *c;
 
 	(void)state;
-	SKIP_SANITIZED();
 	/* Grown: moved, the old block wiped, the bytes carried over. */
 	masked_new(&m);
 	b = block_with(&m, 0);
@@ -180,7 +166,6 @@ test_stdio_buffer_wiped(void **state)
 	int		 fd, c;
 
 	(void)state;
-	SKIP_SANITIZED();
 	masked_new(&m);
 	assert_true((fd = mkstemp(path)) >= 0);
 	/* Past where the allocator keeps its own links in a freed block. */
