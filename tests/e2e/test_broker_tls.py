@@ -21,7 +21,7 @@ import pytest
 from dromos import BIN, REPO, Appliance, dromosctl, proc_status, wait_for
 from gateway import free_port
 from test_keyholder import _memory_contains
-from tlsca import TestCA
+from tlsca import TestCA, install_crl
 
 OPENAI_KEY = "sk-PLANTEDoverTLS0123456789abcdef"
 OPENAI_PAYLOAD = {"key": OPENAI_KEY, "in": "header", "name": "Authorization",
@@ -378,11 +378,6 @@ def test_crl_reloaded_when_its_file_changes(pki, pgdb):
     os.chmod(d, 0o755)
     live = os.path.join(d, "clients.crl")
 
-    def install(src):
-        # As the manual says: a new file renamed over the old one.
-        shutil.copy(src, live + ".new")
-        os.chmod(live + ".new", 0o644)
-        os.rename(live + ".new", live)
 
     def served(cert):
         try:
@@ -390,14 +385,14 @@ def test_crl_reloaded_when_its_file_changes(pki, pgdb):
         except (ssl.SSLError, ConnectionError, http.client.HTTPException):
             return False
 
-    install(ca.crl(name="revokes-none"))
+    install_crl(ca.crl(name="revokes-none"), live)
     a = crl_appliance(pgdb, pki, live)
     try:
         a.start()
         wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
         assert served("revoked")
         # A list that revokes it is taken while the broker runs.
-        install(pki["crl"])
+        install_crl(pki["crl"], live)
         wait_for(lambda: not served("revoked"), 5, "the new list in force")
         assert f"client crl {live} reloaded: 1 list" in a.logtext()
         assert served("client")
@@ -405,14 +400,14 @@ def test_crl_reloaded_when_its_file_changes(pki, pgdb):
         for bad, why in ((pki["crl-other-ca"], "a CRL is not signed by a client CA"),
                          (pki["crl-expired"], "a CRL has no next update, or it has passed"),
                          (pki["ca"], "no PEM CRL in it")):
-            install(bad)
+            install_crl(bad, live)
             # A handshake is what looks at the file.
             wait_for(lambda: served("client") and
                      f"changed but is refused: {why}" in a.logtext(), 5,
                      f"the refusal ({why})")
             assert served("client") and not served("revoked")
         # And a list that revokes nothing lets it in again.
-        install(ca.crl(name="revokes-none-again"))
+        install_crl(ca.crl(name="revokes-none-again"), live)
         wait_for(lambda: served("revoked"), 5, "the last list in force")
     finally:
         a.stop()
@@ -428,10 +423,6 @@ def test_crl_ends_open_connections(pki, pgdb):
     os.chmod(d, 0o755)
     live = os.path.join(d, "clients.crl")
 
-    def install(src):
-        shutil.copy(src, live + ".new")
-        os.chmod(live + ".new", 0o644)
-        os.rename(live + ".new", live)
 
     def ready(conn):
         conn.request("GET", "/ready")
@@ -439,7 +430,7 @@ def test_crl_ends_open_connections(pki, pgdb):
         r.read()
         return r.status
 
-    install(ca.crl(name="revokes-none"))
+    install_crl(ca.crl(name="revokes-none"), live)
     a = crl_appliance(pgdb, pki, live)
     kept = other = None
     try:
@@ -450,7 +441,7 @@ def test_crl_ends_open_connections(pki, pgdb):
         other = http.client.HTTPSConnection("127.0.0.1", a.tls_port,
                                             context=context(pki, cert="client"), timeout=10)
         assert ready(kept) == 200 and ready(other) == 200
-        install(pki["crl"])
+        install_crl(pki["crl"], live)
 
         def reloaded():
             # A handshake looks at the file (at most once a second).

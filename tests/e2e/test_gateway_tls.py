@@ -37,7 +37,7 @@ import pytest
 from dromos import REPO, Appliance, dromosctl, proc_status, wait_for
 from gateway import GATEWAY, Gateway, key_needles
 from test_keyholder import _memory_contains
-from tlsca import TestCA
+from tlsca import TestCA, install_crl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "peers", "tlsbroker.py")
@@ -483,16 +483,12 @@ def test_crl_reloaded_when_its_file_changes(pki):
     request makes a handshake."""
     live = os.path.join(pki["dir"], "crl-reload.pem")
 
-    def install(src):
-        shutil.copy(src, live + ".new")
-        os.chmod(live + ".new", 0o644)
-        os.rename(live + ".new", live)
 
     def status():
         time.sleep(0.3)         # past the broker's idle close
         return call(g, "GET", "/v1/token/reload")[0]
 
-    install(pki["crl_other"])
+    install_crl(pki["crl_other"], live)
     b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
     b.control(idle_close=0.1)
     g = gateway(pki, b.hostport, crl=live, name="broker.test")
@@ -500,20 +496,20 @@ def test_crl_reloaded_when_its_file_changes(pki):
         g.start()
         assert status() == 200
         # The CA revokes the broker's certificate.
-        install(pki["crl_broker"])
+        install_crl(pki["crl_broker"], live)
         wait_for(lambda: status() == 503, 10, "the new list in force")
         assert f"broker tls: crl {live} reloaded" in g.logtext()
         assert any("certificate revoked" in ln for ln in warnings(g, "verify failed"))
         # Another CA's list, an expired one: refused, the list in use stays.
         for bad, why in ((pki["crl_stranger"], "is not signed by a certificate of"),
                          (pki["crl_expired"], "has expired")):
-            install(bad)
+            install_crl(bad, live)
             wait_for(lambda: status() == 503 and
                      "crl changed but is refused" in g.logtext() and
                      why in g.logtext().split("crl changed but is refused")[-1],
                      10, f"the refusal ({why})")
         # A list that revokes another certificate lets the broker in again.
-        install(pki["crl_other"])
+        install_crl(pki["crl_other"], live)
         wait_for(lambda: status() == 200, 10, "the last list in force")
     finally:
         g.cleanup()
@@ -526,12 +522,8 @@ def test_crl_change_ends_pooled_connections(pki):
     and the next request's new handshake meets the new list."""
     live = os.path.join(pki["dir"], "crl-pooled.pem")
 
-    def install(src):
-        shutil.copy(src, live + ".new")
-        os.chmod(live + ".new", 0o644)
-        os.rename(live + ".new", live)
 
-    install(pki["crl_other"])
+    install_crl(pki["crl_other"], live)
     b = TLSBroker(pki["dir"], *pki["broker"], pki["ca"]).start()
     g = gateway(pki, b.hostport, crl=live, name="broker.test")
     try:
@@ -539,7 +531,7 @@ def test_crl_change_ends_pooled_connections(pki):
         for _ in range(3):
             assert call(g, "GET", "/v1/token/pooled")[0] == 200
         assert b.stats()["handshakes"] == 1, "not kept alive"
-        install(pki["crl_broker"])
+        install_crl(pki["crl_broker"], live)
         time.sleep(1.1)         # the file is looked at once a second
         assert call(g, "GET", "/v1/token/pooled")[0] == 503
         assert f"broker tls: crl {live} reloaded" in g.logtext()

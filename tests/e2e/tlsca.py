@@ -108,3 +108,12 @@ class TestCA:
         with open(out, "wb") as f:
             f.write(b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
         return out
+
+
+def install_crl(src, live):
+    """Put the CRL file src in force at live as the manuals say: a new
+    file beside the old one, readable by all, renamed over it."""
+    import shutil
+    shutil.copy(src, live + ".new")
+    os.chmod(live + ".new", 0o644)
+    os.rename(live + ".new", live)
