@@ -477,10 +477,18 @@ def test_expired_crl_refuses_everyone(pki, pgdb, tmp_path):
              client=ca.issue("gateway", server=False))
     crl = ca.crl(seconds=8)
     a = crl_appliance(pgdb, p, crl)
+    kept = None
     try:
         a.start()
         wait_for(lambda: "api over TLS" in a.logtext(), 10, "the TLS listener")
         assert tls_request(a, context(p), "GET", "/ready")[0] == 200
+        # A connection made before the expiry, kept open across it.
+        kept = http.client.HTTPSConnection("127.0.0.1", a.tls_port,
+                                           context=context(p), timeout=10)
+        kept.request("GET", "/ready")
+        r = kept.getresponse()
+        r.read()
+        assert r.status == 200
         before = a.logtext().count("refused:")
 
         def cut_off():
@@ -491,7 +499,14 @@ def test_expired_crl_refuses_everyone(pki, pgdb, tmp_path):
                 return True
         wait_for(cut_off, 15, "the CRL's expiry")
         refusal_logged(a, before, "a client CRL has expired")
+        time.sleep(1.1)
+        with pytest.raises((ConnectionError, http.client.HTTPException, ssl.SSLError)):
+            kept.request("GET", "/ready")
+            kept.getresponse()
+        assert "refused on its open connection: a client CRL has expired" in a.logtext()
     finally:
+        if kept is not None:
+            kept.close()
         a.stop()
         shutil.rmtree(a.dir, ignore_errors=True)
 
